@@ -1,0 +1,121 @@
+//! The command line: one `Args` struct and one `run` per subcommand.
+//!
+//! Subcommands return an [`Outcome`] (or an I/O-level [`Failure`]); `main` turns them into exit
+//! codes. Printing happens here and in `main.rs` only.
+
+pub mod explain;
+pub mod init;
+pub mod schema;
+pub mod validate;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Render cross-cloud workload identity federation (GKE/GCE → AWS, EKS/EC2 → GCP) from one spec.
+///
+/// crossfed reads a declarative YAML spec of clouds, clusters, service accounts, roles and
+/// federations, validates it, and renders every artifact both clouds need: AWS trust policies and
+/// OIDC providers, Kubernetes manifests, gcloud/aws scripts and Google credential configs.
+///
+/// Exit codes: 0 success; 1 the spec is invalid (or output is stale); 2 usage or I/O error.
+#[derive(Debug, Parser)]
+#[command(
+    name = "crossfed",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a spec and report every problem with its file, line and column.
+    ///
+    /// Example: `crossfed validate crossfed.yaml --format json`
+    Validate(validate::ValidateArgs),
+    /// Print the JSON Schema of the spec format (for editors and CI).
+    ///
+    /// Example: `crossfed schema --output schemas/crossfed.schema.json`
+    Schema(schema::SchemaArgs),
+    /// Write a commented starter spec (never overwrites an existing file).
+    ///
+    /// Example: `crossfed init` (writes ./crossfed.yaml)
+    Init(init::InitArgs),
+    /// Explain a diagnostic code.
+    ///
+    /// Example: `crossfed explain unknown-field`; `crossfed explain` lists all codes.
+    Explain(explain::ExplainArgs),
+}
+
+/// How diagnostics are printed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Human-readable, rustc style.
+    #[default]
+    Text,
+    /// A JSON array, for CI annotations.
+    Json,
+}
+
+/// The default spec path.
+pub const DEFAULT_SPEC: &str = "crossfed.yaml";
+
+/// A usage or I/O failure: exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// The spec file could not be read.
+    #[error("cannot read spec `{path}`: {source}")]
+    ReadSpec {
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A file could not be written.
+    #[error("cannot write `{path}`: {source}")]
+    Write {
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A refused operation, with the reason.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// What a subcommand found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// All good.
+    Success,
+    /// Findings (invalid spec, stale output).
+    Findings,
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Success => ExitCode::SUCCESS,
+            Outcome::Findings => ExitCode::from(1),
+        }
+    }
+}
+
+/// Reads the spec at `path` as UTF-8 text.
+///
+/// # Errors
+/// [`Failure::ReadSpec`] when it cannot be read.
+pub fn read_spec(path: &Path) -> Result<String, Failure> {
+    std::fs::read_to_string(path).map_err(|source| Failure::ReadSpec {
+        path: path.to_owned(),
+        source,
+    })
+}

@@ -1,0 +1,116 @@
+//! Reading a spec file: YAML text to a JSON value plus the span index of its nodes.
+//!
+//! Every YAML parse in crossfed goes through [`parse_yaml`], which owns the parser options:
+//! YAML 1.2 core booleans only (`yes`/`on` stay strings and fail the schema, rather than
+//! silently becoming `true`), duplicate keys are errors, and serde-saphyr's default budgets guard
+//! against alias bombs and deep nesting. The value is untyped on purpose: the JSON Schema check
+//! runs on it first, so users get schema-quality messages, and only then is it deserialized into
+//! [`crate::config::RawSpec`].
+
+use serde_json::Value;
+
+use crate::config::span_index::SpanIndex;
+use crate::diag::{Code, Diagnostic};
+
+/// Parses `source` as one YAML document.
+///
+/// # Errors
+/// A [`Code::YamlSyntax`] diagnostic (with its position folded into the message's pointer-less
+/// form, see [`SyntaxError`]) when the text is not YAML, or [`Code::EmptySpec`] when it holds
+/// nothing.
+pub fn parse_yaml(source: &str) -> Result<(Value, SpanIndex), SyntaxError> {
+    let options = serde_saphyr::options! { strict_booleans: true };
+    match serde_saphyr::from_str_with_options::<Value>(source, options) {
+        Ok(Value::Null) => Err(SyntaxError {
+            line: 1,
+            column: 1,
+            diagnostic: Diagnostic::error(Code::EmptySpec, "", "the spec is empty")
+                .help("start from `crossfed init`, which writes a commented example spec"),
+        }),
+        Ok(value) => Ok((value, SpanIndex::build(source))),
+        Err(error) => {
+            let (line, column) = error.location().map_or((1, 1), |l| {
+                (
+                    usize::try_from(l.line()).unwrap_or(1),
+                    usize::try_from(l.column()).unwrap_or(1),
+                )
+            });
+            let raw = error.without_snippet().to_string();
+            let message = strip_location(&raw);
+            let (message, help) = humanize(message);
+            Err(SyntaxError {
+                line: line.max(1),
+                column: column.max(1),
+                diagnostic: Diagnostic::error(Code::YamlSyntax, "", message).help(help),
+            })
+        }
+    }
+}
+
+/// A YAML error: it has a position but no pointer, since there is no tree to point into.
+#[derive(Debug, Clone)]
+pub struct SyntaxError {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// The diagnostic (its pointer is the root).
+    pub diagnostic: Diagnostic,
+}
+
+/// serde-saphyr appends " at line L, column C"; we print the position ourselves.
+fn strip_location(message: &str) -> &str {
+    match message.rfind(" at line ") {
+        Some(at) => &message[..at],
+        None => message,
+    }
+}
+
+fn humanize(message: &str) -> (String, String) {
+    if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
+        let key = key.split(',').next().unwrap_or(key).trim();
+        return (
+            format!("duplicate key `{key}`"),
+            "each key may appear once per mapping; delete or merge the repeated entry".to_owned(),
+        );
+    }
+    if message.starts_with("multiple YAML documents") {
+        return (
+            "the file holds more than one YAML document".to_owned(),
+            "a spec is one document: remove the `---` separator and merge the documents".to_owned(),
+        );
+    }
+    let help = if message.contains("tab") {
+        "indent with spaces; YAML does not allow tabs for indentation"
+    } else {
+        "check the indentation and that brackets and quotes are closed on or before this line"
+    };
+    (message.to_owned(), help.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_11_booleans_stay_strings() {
+        let (value, _) = parse_yaml("a: yes\nb: true\n").unwrap();
+        assert_eq!(value["a"], "yes");
+        assert_eq!(value["b"], true);
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors() {
+        let error = parse_yaml("a: 1\na: 2\n").unwrap_err();
+        assert_eq!((error.line, error.column), (2, 1));
+        assert_eq!(error.diagnostic.message, "duplicate key `a`");
+    }
+
+    #[test]
+    fn empty_is_an_error() {
+        assert_eq!(
+            parse_yaml("# nothing\n").unwrap_err().diagnostic.code,
+            Code::EmptySpec
+        );
+    }
+}

@@ -1,0 +1,29 @@
+//! The `crossfed` binary: parse arguments, dispatch, map outcomes to exit codes.
+
+// The binary (this file and `cli/`) is the one place that prints; clippy.toml bans printing elsewhere.
+#![allow(clippy::disallowed_macros)]
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Validate(args) => cli::validate::run(args),
+        Command::Schema(args) => cli::schema::run(args),
+        Command::Init(args) => cli::init::run(args),
+        Command::Explain(args) => cli::explain::run(args),
+    };
+    match result {
+        Ok(outcome) => outcome.into(),
+        Err(failure) => {
+            eprintln!("error: {failure}");
+            ExitCode::from(2)
+        }
+    }
+}

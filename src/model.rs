@@ -1,0 +1,409 @@
+//! The validated, resolved spec: what renderers consume.
+//!
+//! Every reference is resolved and every default applied, so renderers never look anything up
+//! or guess; they cannot receive a spec that has not passed validation, because the only way to
+//! build a [`Spec`] is [`crate::validate::validate`]. Collections are `BTreeMap`s and federations
+//! are sorted by name, so output order never depends on the order of the spec.
+//!
+//! Names that several artifacts must agree on (issuer URLs, provider resource names, principal
+//! strings) are computed here, in one place, so that an audience in a credential config and the
+//! provider that checks it cannot drift apart.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+pub use crate::config::{Partition, TokenDelivery};
+
+/// A validated spec.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Spec {
+    /// GCP projects by id.
+    pub gcp_projects: BTreeMap<String, GcpProject>,
+    /// Google service accounts by email.
+    pub service_accounts: BTreeMap<String, ServiceAccount>,
+    /// GKE clusters by name.
+    pub gke_clusters: BTreeMap<String, GkeCluster>,
+    /// Workload-identity pools by id.
+    pub pools: BTreeMap<String, Pool>,
+    /// AWS accounts by id.
+    pub aws_accounts: BTreeMap<String, AwsAccount>,
+    /// IAM roles by ARN.
+    pub roles: BTreeMap<String, AwsRole>,
+    /// EKS clusters by name.
+    pub eks_clusters: BTreeMap<String, EksCluster>,
+    /// Federations, sorted by name.
+    pub federations: Vec<Federation>,
+}
+
+/// A GCP project.
+#[derive(Debug, Clone, Serialize)]
+pub struct GcpProject {
+    /// Project id.
+    pub id: String,
+    /// Project number.
+    pub number: String,
+}
+
+/// A Google service account.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceAccount {
+    /// Email.
+    pub email: String,
+    /// Numeric unique id, when given.
+    pub unique_id: Option<String>,
+}
+
+/// A GKE cluster.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GkeCluster {
+    /// Cluster name.
+    pub name: String,
+    /// Project id.
+    pub project: String,
+    /// Region or zone.
+    pub location: String,
+}
+
+impl GkeCluster {
+    /// The Workload Identity pool, `PROJECT.svc.id.goog`.
+    #[must_use]
+    pub fn workload_pool(&self) -> String {
+        format!("{}.svc.id.goog", self.project)
+    }
+
+    /// The cluster's OIDC issuer URL.
+    #[must_use]
+    pub fn issuer(&self) -> String {
+        format!(
+            "https://container.googleapis.com/v1/projects/{}/locations/{}/clusters/{}",
+            self.project, self.location, self.name
+        )
+    }
+}
+
+/// A workload-identity pool.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pool {
+    /// Pool id.
+    pub id: String,
+    /// Owning project id.
+    pub project: String,
+    /// Owning project number.
+    pub project_number: String,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+}
+
+impl Pool {
+    /// `projects/NUMBER/locations/global/workloadIdentityPools/POOL`.
+    #[must_use]
+    pub fn resource(&self) -> String {
+        format!(
+            "projects/{}/locations/global/workloadIdentityPools/{}",
+            self.project_number, self.id
+        )
+    }
+
+    /// The provider's resource name.
+    #[must_use]
+    pub fn provider_resource(&self, provider: &str) -> String {
+        format!("{}/providers/{provider}", self.resource())
+    }
+
+    /// The credential-config `audience`: `//iam.googleapis.com/projects/…/providers/PROVIDER`.
+    #[must_use]
+    pub fn provider_audience(&self, provider: &str) -> String {
+        format!("//iam.googleapis.com/{}", self.provider_resource(provider))
+    }
+
+    /// The provider's URL form, Google's default allowed audience for OIDC tokens.
+    #[must_use]
+    pub fn provider_url(&self, provider: &str) -> String {
+        format!(
+            "https://iam.googleapis.com/{}",
+            self.provider_resource(provider)
+        )
+    }
+
+    /// `principal://iam.googleapis.com/projects/…/workloadIdentityPools/POOL/subject/SUBJECT`.
+    #[must_use]
+    pub fn principal(&self, subject: &str) -> String {
+        format!(
+            "principal://iam.googleapis.com/{}/subject/{subject}",
+            self.resource()
+        )
+    }
+
+    /// `principalSet://iam.googleapis.com/projects/…/workloadIdentityPools/POOL/attribute.NAME/VALUE`.
+    #[must_use]
+    pub fn principal_set(&self, attribute: &str, value: &str) -> String {
+        format!(
+            "principalSet://iam.googleapis.com/{}/attribute.{attribute}/{value}",
+            self.resource()
+        )
+    }
+}
+
+impl Partition {
+    /// The ARN partition string.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Partition::Aws => "aws",
+            Partition::AwsCn => "aws-cn",
+            Partition::AwsUsGov => "aws-us-gov",
+        }
+    }
+
+    /// The region used when neither the account nor the federation names one.
+    #[must_use]
+    pub fn default_region(self) -> &'static str {
+        match self {
+            Partition::Aws => "us-east-1",
+            Partition::AwsCn => "cn-north-1",
+            Partition::AwsUsGov => "us-gov-west-1",
+        }
+    }
+
+    /// The DNS suffix of the partition's endpoints.
+    #[must_use]
+    pub fn dns_suffix(self) -> &'static str {
+        match self {
+            Partition::AwsCn => "amazonaws.com.cn",
+            Partition::Aws | Partition::AwsUsGov => "amazonaws.com",
+        }
+    }
+}
+
+/// An AWS account.
+#[derive(Debug, Clone, Serialize)]
+pub struct AwsAccount {
+    /// 12-digit id.
+    pub id: String,
+    /// Partition.
+    pub partition: Partition,
+    /// Default region.
+    pub region: String,
+}
+
+/// An IAM role.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AwsRole {
+    /// Full ARN.
+    pub arn: String,
+    /// Role name.
+    pub name: String,
+    /// IAM path (`/` by default).
+    pub path: String,
+    /// Owning account id.
+    pub account: String,
+    /// Partition of the account.
+    pub partition: Partition,
+    /// Managed policies to attach, sorted.
+    pub managed_policy_arns: Vec<String>,
+    /// Maximum session duration in seconds.
+    pub max_session_duration: u32,
+    /// Whether to create an instance profile of the same name.
+    pub instance_profile: bool,
+}
+
+/// An EKS cluster.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EksCluster {
+    /// Cluster name.
+    pub name: String,
+    /// Account id.
+    pub account: String,
+    /// Region.
+    pub region: String,
+    /// OIDC issuer URL.
+    pub issuer: String,
+}
+
+/// Which kind of Kubernetes cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClusterKind {
+    /// Google Kubernetes Engine.
+    Gke,
+    /// Amazon EKS.
+    Eks,
+}
+
+/// The workload that federates.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum Source {
+    /// A Kubernetes service account.
+    Kubernetes {
+        /// GKE or EKS.
+        cluster_kind: ClusterKind,
+        /// Cluster name.
+        cluster: String,
+        /// The cluster's OIDC issuer URL.
+        issuer: String,
+        /// Namespace.
+        namespace: String,
+        /// `ServiceAccount` name.
+        service_account: String,
+    },
+    /// A GCE VM (or other Google compute) running as a Google service account.
+    Gce {
+        /// The attached service account's email.
+        service_account: String,
+    },
+    /// An EC2 instance running as an IAM role.
+    Ec2 {
+        /// The role ARN.
+        role: String,
+        /// The role name.
+        role_name: String,
+        /// The role's account.
+        account: String,
+    },
+}
+
+impl Source {
+    /// The Kubernetes `sub` claim, `system:serviceaccount:NS:KSA`, for Kubernetes sources.
+    #[must_use]
+    pub fn kubernetes_subject(&self) -> Option<String> {
+        match self {
+            Source::Kubernetes {
+                namespace,
+                service_account,
+                ..
+            } => Some(format!(
+                "system:serviceaccount:{namespace}:{service_account}"
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// What the workload becomes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum Target {
+    /// An IAM role.
+    AwsRole {
+        /// Role ARN.
+        arn: String,
+        /// Role session name.
+        session_name: String,
+        /// Session duration, when set.
+        session_duration: Option<u32>,
+        /// Region for STS and the SDK.
+        region: String,
+        /// Partition of the role.
+        partition: Partition,
+    },
+    /// A Google service account to impersonate.
+    GcpServiceAccount {
+        /// Email.
+        email: String,
+        /// Impersonated token lifetime, when set.
+        token_lifetime_seconds: Option<u32>,
+    },
+    /// GCP roles granted to the federated principal itself.
+    GcpRoles {
+        /// Project the roles are granted on.
+        project: String,
+        /// Role names, sorted.
+        roles: Vec<String>,
+    },
+}
+
+/// How a workload-identity provider verifies the workload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum ProviderKind {
+    /// An OIDC provider for a cluster issuer.
+    Oidc {
+        /// Issuer URL.
+        issuer: String,
+        /// The projected token's audience (one of the provider's allowed audiences).
+        audience: String,
+        /// Projected token lifetime in seconds.
+        token_expiration_seconds: u32,
+    },
+    /// An AWS provider for an account.
+    Aws {
+        /// AWS account id.
+        account: String,
+    },
+}
+
+/// The trust method.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum Method {
+    /// AWS trusts a Google service account's ID token (`accounts.google.com`).
+    GoogleIdToken {
+        /// The Google service account's email.
+        service_account: String,
+        /// Its numeric unique id (`azp` and `sub` of its ID tokens).
+        unique_id: String,
+        /// The `aud` the token is minted for, pinned as `accounts.google.com:oaud`.
+        audience: String,
+        /// How the token reaches the SDK.
+        delivery: TokenDelivery,
+        /// The token-refresher image (sidecar delivery).
+        sidecar_image: String,
+    },
+    /// AWS trusts the cluster issuer through an IAM OIDC provider.
+    AwsOidcProvider {
+        /// Issuer URL.
+        issuer: String,
+        /// Client id = projected token audience.
+        audience: String,
+        /// Projected token lifetime in seconds.
+        token_expiration_seconds: u32,
+    },
+    /// GCP trusts the workload through a workload-identity pool provider.
+    WorkloadIdentityPool {
+        /// Pool id.
+        pool: String,
+        /// Provider id.
+        provider: String,
+        /// Provider kind and settings.
+        provider_kind: ProviderKind,
+    },
+}
+
+/// One validated federation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Federation {
+    /// Unique name.
+    pub name: String,
+    /// The workload.
+    pub source: Source,
+    /// What it becomes.
+    pub target: Target,
+    /// How trust is established.
+    pub method: Method,
+}
+
+/// The `iam.gke.io`-independent host+path of an issuer, as IAM condition keys spell it.
+#[must_use]
+pub fn issuer_host_path(issuer: &str) -> &str {
+    issuer
+        .strip_prefix("https://")
+        .unwrap_or(issuer)
+        .trim_end_matches('/')
+}
+
+/// The default image of the GKE token-refresher sidecar: curl on Alpine, pinned by tag.
+pub const DEFAULT_SIDECAR_IMAGE: &str = "curlimages/curl:8.11.1";
+/// Default lifetime of projected service-account tokens.
+pub const DEFAULT_TOKEN_EXPIRATION: u32 = 3600;
+/// Default audience of AWS-bound projected tokens and client id of IAM OIDC providers.
+pub const DEFAULT_AWS_AUDIENCE: &str = "sts.amazonaws.com";

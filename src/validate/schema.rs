@@ -1,0 +1,419 @@
+//! The JSON Schema: generated from [`crate::config::RawSpec`], and applied to specs.
+//!
+//! The same schema serves editors (hover docs, completion, red squiggles) and `validate`, so a
+//! spec the editor accepts passes this stage and vice versa. We generate draft-07, the draft
+//! every YAML editor supports fully, and simplify what schemars emits for `Option<T>` (an
+//! `anyOf` with `null`) and for documented enums (a `oneOf` of `const`s): validators report a
+//! failed `anyOf`/`oneOf` as "valid under none", which helps nobody, while a plain `$ref` or
+//! `enum` yields errors that name the field and the allowed values.
+
+use std::sync::OnceLock;
+
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use jsonschema::{ValidationError, Validator};
+use serde_json::{Map, Value, json};
+
+use crate::config::RawSpec;
+use crate::config::patterns;
+use crate::config::span_index::escape_token;
+use crate::diag::{Code, Diagnostic};
+
+/// Where the published schema lives, for `$id` and the `yaml-language-server` modeline.
+pub const SCHEMA_FILE: &str = "schemas/crossfed.schema.json";
+
+/// The JSON Schema of the spec, exactly as checked in at [`SCHEMA_FILE`].
+#[must_use]
+pub fn json_schema() -> Value {
+    let generator = schemars::generate::SchemaSettings::draft07().into_generator();
+    let mut schema = generator.into_root_schema_for::<RawSpec>().to_value();
+    simplify(&mut schema);
+    schema
+}
+
+/// The schema as pretty JSON with a trailing newline.
+///
+/// # Panics
+/// Never: a `serde_json::Value` always serializes.
+#[must_use]
+pub fn json_schema_text() -> String {
+    let mut text = serde_json::to_string_pretty(&json_schema()).expect("a JSON value serializes");
+    text.push('\n');
+    text
+}
+
+fn is_null_schema(value: &Value) -> bool {
+    value.get("type") == Some(&Value::String("null".to_owned()))
+}
+
+/// Rewrites nullable unions and documented enums into forms with useful errors (see module docs).
+fn simplify(node: &mut Value) {
+    match node {
+        Value::Array(items) => items.iter_mut().for_each(simplify),
+        Value::Object(map) => {
+            for value in map.values_mut() {
+                simplify(value);
+            }
+            if map.get("default") == Some(&Value::Null) {
+                map.remove("default");
+            }
+            // `type: ["string", "null"]` -> `type: "string"`
+            if let Some(Value::Array(types)) = map.get("type") {
+                let kept: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+                if kept.len() == 1 {
+                    map.insert("type".to_owned(), kept[0].clone());
+                }
+            }
+            // `anyOf: [X, {type: null}]` -> X merged into this node
+            if let Some(Value::Array(any)) = map.get("anyOf")
+                && any.len() == 2
+                && let Some(other) = any.iter().find(|s| !is_null_schema(s))
+                && any.iter().any(is_null_schema)
+                && let Value::Object(other) = other.clone()
+            {
+                map.remove("anyOf");
+                for (k, v) in other {
+                    map.entry(k).or_insert(v);
+                }
+            }
+            // `oneOf: [{const, description}, ...]` -> `enum` + descriptions folded into the text
+            if let Some(Value::Array(one)) = map.get("oneOf")
+                && one.iter().all(|s| s.get("const").is_some())
+            {
+                let values: Vec<Value> = one.iter().map(|s| s["const"].clone()).collect();
+                let notes: Vec<String> = one
+                    .iter()
+                    .filter_map(|s| {
+                        let text = s.get("description")?.as_str()?.trim_end_matches('.');
+                        Some(format!("`{}`: {text}", s["const"].as_str()?))
+                    })
+                    .collect();
+                map.remove("oneOf");
+                map.insert("type".to_owned(), json!("string"));
+                map.insert("enum".to_owned(), Value::Array(values));
+                if !notes.is_empty() {
+                    let base = map
+                        .get("description")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned();
+                    let sep = if base.is_empty() { "" } else { "\n\n" };
+                    map.insert(
+                        "description".to_owned(),
+                        json!(format!("{base}{sep}{}.", notes.join("; "))),
+                    );
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn validator() -> &'static Validator {
+    static VALIDATOR: OnceLock<Validator> = OnceLock::new();
+    VALIDATOR.get_or_init(|| {
+        jsonschema::draft7::new(&json_schema()).expect("the generated schema compiles (tested)")
+    })
+}
+
+/// Checks `instance` against the schema; one diagnostic per problem, none when valid.
+#[must_use]
+pub fn check(instance: &Value) -> Vec<Diagnostic> {
+    let schema = json_schema();
+    validator()
+        .iter_errors(instance)
+        .flat_map(|error| to_diagnostics(&schema, &error))
+        .collect()
+}
+
+/// Follows `pointer` through the schema (properties, items, `$ref`), to find field docs.
+fn subschema<'a>(root: &'a Value, pointer: &str) -> Option<&'a Value> {
+    let mut node = resolve(root, root)?;
+    for token in pointer.split('/').skip(1) {
+        let token = token.replace("~1", "/").replace("~0", "~");
+        node = if let Some(props) = node.get("properties") {
+            resolve(root, props.get(&token)?)?
+        } else if let Some(items) = node.get("items") {
+            resolve(root, items)?
+        } else {
+            return None;
+        };
+    }
+    Some(node)
+}
+
+fn resolve<'a>(root: &'a Value, node: &'a Value) -> Option<&'a Value> {
+    // schemars wraps a documented `$ref` as `allOf: [{$ref}]` (draft-07 ignores `$ref` siblings).
+    if let Some(Value::Array(all)) = node.get("allOf")
+        && let [only] = all.as_slice()
+    {
+        return resolve(root, only);
+    }
+    match node.get("$ref").and_then(Value::as_str) {
+        Some(reference) => {
+            let name = reference.strip_prefix("#/definitions/")?;
+            root.get("definitions")?.get(name)
+        }
+        None => Some(node),
+    }
+}
+
+fn describe(value: &Value) -> String {
+    match value {
+        Value::Null => "null (an empty value)".to_owned(),
+        Value::Bool(b) => format!("the boolean `{b}`"),
+        Value::Number(n) => format!("the number `{n}`"),
+        Value::String(s) => format!("the string `{s}`"),
+        Value::Array(_) => "a list".to_owned(),
+        Value::Object(_) => "a mapping".to_owned(),
+    }
+}
+
+fn type_name(kind: &TypeKind) -> String {
+    let name = |t: &jsonschema::JsonType| match t.to_string().as_str() {
+        "object" => "a mapping".to_owned(),
+        "array" => "a list".to_owned(),
+        "string" => "a string".to_owned(),
+        "integer" => "a whole number".to_owned(),
+        "number" => "a number".to_owned(),
+        "boolean" => "`true` or `false`".to_owned(),
+        other => other.to_owned(),
+    };
+    match kind {
+        TypeKind::Single(t) => name(t),
+        TypeKind::Multiple(ts) => ts.iter().map(|t| name(&t)).collect::<Vec<_>>().join(" or "),
+    }
+}
+
+/// The closest of `candidates` to `word`, if it is close enough to be a plausible typo.
+#[must_use]
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| {
+            (
+                strsim::jaro_winkler(&word.to_lowercase(), &c.to_lowercase()),
+                c,
+            )
+        })
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
+        .map(|(_, c)| c)
+}
+
+fn field_help(schema: &Value, pointer: &str) -> Option<String> {
+    let node = subschema(schema, pointer)?;
+    node.get("description")
+        .and_then(Value::as_str)
+        .map(|d| d.replace('\n', " "))
+}
+
+fn to_diagnostics(schema: &Value, error: &ValidationError<'_>) -> Vec<Diagnostic> {
+    let pointer = error.instance_path().as_str().to_owned();
+    let instance = error.instance();
+    match error.kind() {
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            let allowed: Vec<String> = subschema(schema, &pointer)
+                .and_then(|s| s.get("properties"))
+                .and_then(Value::as_object)
+                .map(|p| p.keys().cloned().collect())
+                .unwrap_or_default();
+            unexpected
+                .iter()
+                .map(|key| {
+                    let at = format!("{pointer}/{}", escape_token(key));
+                    let help = match closest(key, allowed.iter().map(String::as_str)) {
+                        Some(best) => format!("did you mean `{best}`?"),
+                        None => format!("the keys allowed here are: {}", allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")),
+                    };
+                    Diagnostic::error(Code::UnknownField, at, format!("unknown field `{key}`")).help(help).at_key()
+                })
+                .collect()
+        }
+        ValidationErrorKind::Required { property } => {
+            let name = property.as_str().unwrap_or_default();
+            let child = format!("{pointer}/{}", escape_token(name));
+            let help = field_help(schema, &child).map_or_else(
+                || format!("add `{name}`"),
+                |d| format!("add `{name}`: {d}"),
+            );
+            vec![Diagnostic::error(Code::MissingField, pointer, format!("missing field `{name}`")).help(help)]
+        }
+        ValidationErrorKind::Type { kind } => {
+            let expected = type_name(kind);
+            let mut diagnostic = Diagnostic::error(
+                Code::WrongType,
+                pointer.clone(),
+                format!("expected {expected}, found {}", describe(instance)),
+            );
+            let expects = |name: &str| matches!(kind, TypeKind::Single(t) if t.to_string() == name);
+            if expects("string") && instance.is_number() {
+                diagnostic = diagnostic.help("quote the value (`\"...\"`): YAML reads unquoted digits as a number, which loses leading zeros and precision");
+            } else if expects("boolean") && instance.is_string() {
+                diagnostic = diagnostic.help("write `true` or `false`: specs are YAML 1.2, where `yes`, `no`, `on` and `off` are plain strings");
+            } else if let Some(d) = field_help(schema, &pointer) {
+                diagnostic = diagnostic.help(d);
+            }
+            vec![diagnostic]
+        }
+        ValidationErrorKind::Pattern { pattern } => {
+            let value = instance.as_str().unwrap_or_default();
+            let (name, help) = patterns::explain(pattern).unwrap_or(("value", "see the schema for the expected format"));
+            vec![Diagnostic::error(Code::InvalidFormat, pointer, format!("`{value}` is not a valid {name}")).help(help)]
+        }
+        ValidationErrorKind::Enum { options } => {
+            let choices: Vec<&str> = options.as_array().map(|o| o.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            let value = instance.as_str().map_or_else(|| describe(instance), |s| format!("`{s}`"));
+            let list = choices.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ");
+            let help = match instance.as_str().and_then(|s| closest(s, choices.iter().copied())) {
+                Some(best) => format!("did you mean `{best}`? allowed: {list}"),
+                None => format!("use one of {list}"),
+            };
+            vec![Diagnostic::error(Code::InvalidChoice, pointer, format!("{value} is not an allowed value")).help(help)]
+        }
+        ValidationErrorKind::Constant { expected_value } => vec![Diagnostic::error(
+            Code::InvalidChoice,
+            pointer,
+            format!("expected `{expected_value}`, found {}", describe(instance)),
+        )],
+        ValidationErrorKind::Minimum { .. } | ValidationErrorKind::Maximum { .. } if pointer == "/version" => vec![
+            Diagnostic::error(Code::InvalidChoice, pointer, format!("unsupported spec version `{instance}`"))
+                .help("this version of crossfed reads `version: 1`; check the spec was written for it"),
+        ],
+        ValidationErrorKind::Minimum { limit } | ValidationErrorKind::ExclusiveMinimum { limit } => {
+            vec![range_error(schema, &pointer, instance, &format!("at least {limit}"))]
+        }
+        ValidationErrorKind::Maximum { limit } | ValidationErrorKind::ExclusiveMaximum { limit } => {
+            vec![range_error(schema, &pointer, instance, &format!("at most {limit}"))]
+        }
+        ValidationErrorKind::MinLength { limit } => {
+            vec![range_error(schema, &pointer, instance, &format!("at least {limit} characters long"))]
+        }
+        ValidationErrorKind::MaxLength { limit } => {
+            vec![range_error(schema, &pointer, instance, &format!("at most {limit} characters long"))]
+        }
+        ValidationErrorKind::MinItems { limit } => {
+            vec![range_error(schema, &pointer, instance, &format!("a list of at least {limit} items"))]
+        }
+        ValidationErrorKind::MaxItems { limit } => {
+            vec![range_error(schema, &pointer, instance, &format!("a list of at most {limit} items"))]
+        }
+        ValidationErrorKind::UniqueItems => vec![Diagnostic::error(Code::DuplicateItem, pointer, "the list holds the same item twice").help("remove the repeated item")],
+        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
+            // Report the branch that came closest (fewest errors): usually the intended one.
+            context
+                .iter()
+                .min_by_key(|errors| errors.len())
+                .map(|errors| errors.iter().flat_map(|e| to_diagnostics(schema, e)).collect())
+                .unwrap_or_default()
+        }
+        other => vec![Diagnostic::error(Code::InvalidFormat, pointer, format!("{other:?}"))],
+    }
+}
+
+fn range_error(schema: &Value, pointer: &str, instance: &Value, bound: &str) -> Diagnostic {
+    let shown = match instance {
+        Value::String(s) => format!("`{s}`"),
+        Value::Number(n) => format!("`{n}`"),
+        other => describe(other),
+    };
+    let diagnostic = Diagnostic::error(
+        Code::OutOfRange,
+        pointer,
+        format!("{shown} is out of range: must be {bound}"),
+    );
+    match field_help(schema, pointer) {
+        Some(d) => diagnostic.help(d),
+        None => diagnostic,
+    }
+}
+
+/// Used by tests and `schema`: the schema object's keys in a fixed order.
+#[must_use]
+pub fn definitions(schema: &Value) -> Map<String, Value> {
+    schema
+        .get("definitions")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_compiles_and_has_no_unions_left() {
+        let schema = json_schema();
+        let text = schema.to_string();
+        assert!(
+            !text.contains("\"anyOf\""),
+            "nullable unions are simplified"
+        );
+        assert!(
+            !text.contains("\"oneOf\""),
+            "documented enums are simplified"
+        );
+        jsonschema::draft7::new(&schema).unwrap();
+    }
+
+    #[test]
+    fn every_property_has_a_description_and_objects_are_closed() {
+        let schema = json_schema();
+        let defs = definitions(&schema);
+        let mut seen = 0;
+        for (name, node) in
+            std::iter::once(("(root)", &schema)).chain(defs.iter().map(|(k, v)| (k.as_str(), v)))
+        {
+            let Some(props) = node.get("properties").and_then(Value::as_object) else {
+                continue;
+            };
+            assert_eq!(
+                node.get("additionalProperties"),
+                Some(&Value::Bool(false)),
+                "{name} is closed"
+            );
+            for (prop, spec) in props {
+                assert!(
+                    spec.get("description").is_some(),
+                    "{name}.{prop} has a description"
+                );
+                seen += 1;
+            }
+        }
+        assert!(seen > 40);
+    }
+
+    #[test]
+    fn every_pattern_has_an_explanation() {
+        fn walk(node: &Value, found: &mut Vec<String>) {
+            match node {
+                Value::Object(map) => {
+                    if let Some(Value::String(p)) = map.get("pattern") {
+                        found.push(p.clone());
+                    }
+                    map.values().for_each(|v| walk(v, found));
+                }
+                Value::Array(items) => items.iter().for_each(|v| walk(v, found)),
+                _ => {}
+            }
+        }
+        let mut found = Vec::new();
+        walk(&json_schema(), &mut found);
+        assert!(!found.is_empty());
+        for pattern in found {
+            assert!(
+                patterns::explain(&pattern).is_some(),
+                "no explanation for {pattern}"
+            );
+        }
+    }
+
+    #[test]
+    fn closest_suggests_typos_only() {
+        assert_eq!(
+            closest("serviceAcount", ["serviceAccount", "namespace"]),
+            Some("serviceAccount")
+        );
+        assert_eq!(closest("zzz", ["serviceAccount", "namespace"]), None);
+    }
+}

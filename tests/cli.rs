@@ -1,0 +1,185 @@
+//! The binary end to end: exit codes, help texts, the checked-in schema, `init`.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_crossfed"))
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).current_dir(root()).output().unwrap()
+}
+
+fn settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings
+}
+
+fn fixtures(kind: &str) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(root().join("fixtures").join(kind))
+        .unwrap()
+        .map(|e| {
+            format!(
+                "fixtures/{kind}/{}",
+                e.unwrap().file_name().to_string_lossy()
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn checked_in_schema_matches_the_derived_one() {
+    let out = run(&["schema"]);
+    assert!(out.status.success());
+    let checked_in = std::fs::read_to_string(root().join("schemas/crossfed.schema.json")).unwrap();
+    assert!(
+        String::from_utf8(out.stdout).unwrap() == checked_in,
+        "schemas/crossfed.schema.json is stale: run `cargo run -- schema -o schemas/crossfed.schema.json`"
+    );
+}
+
+#[test]
+fn schema_snapshot() {
+    settings()
+        .bind(|| insta::assert_snapshot!("schema", crossfed::validate::schema::json_schema_text()));
+}
+
+#[test]
+fn valid_fixtures_exit_0() {
+    for spec in fixtures("valid") {
+        let out = run(&["validate", &spec]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{spec}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn invalid_fixtures_exit_1_with_a_position() {
+    for spec in fixtures("invalid") {
+        let out = run(&["validate", &spec]);
+        assert_eq!(out.status.code(), Some(1), "{spec}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains(&format!("--> {spec}:")), "{spec}: {stderr}");
+        assert!(!stderr.contains("panicked"));
+    }
+}
+
+#[test]
+fn json_format_lists_diagnostics() {
+    let out = run(&[
+        "validate",
+        "fixtures/invalid/several-mistakes.yaml",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let items: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    settings().bind(|| insta::assert_json_snapshot!("validate-json", items));
+    let out = run(&[
+        "validate",
+        "fixtures/valid/quickstart.yaml",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "[]\n");
+}
+
+#[test]
+fn missing_spec_is_an_io_error() {
+    let out = run(&["validate", "does-not-exist.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("cannot read spec `does-not-exist.yaml`")
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(run(&["explain", "no-such-code"]).status.code(), Some(2));
+}
+
+#[test]
+fn init_writes_a_valid_spec_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crossfed.yaml");
+    let out = bin().arg("init").current_dir(dir.path()).output().unwrap();
+    assert!(out.status.success());
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(written, crossfed::STARTER_SPEC);
+    let out = bin()
+        .arg("validate")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    std::fs::write(&path, "mine\n").unwrap();
+    let out = bin().arg("init").current_dir(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("already exists")
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "mine\n");
+}
+
+#[test]
+fn explain_prints_every_code() {
+    let out = run(&["explain"]);
+    let list = String::from_utf8(out.stdout).unwrap();
+    for code in crossfed::diag::Code::ALL {
+        assert!(list.lines().any(|l| l == code.as_str()));
+        let out = run(&["explain", code.as_str()]);
+        assert!(out.status.success());
+    }
+}
+
+/// Every subcommand's `--help` is public API: snapshot them all.
+#[test]
+fn help_texts() {
+    let top = String::from_utf8(run(&["--help"]).stdout).unwrap();
+    let mut commands: Vec<String> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .filter(|c| c != "help")
+        .collect();
+    commands.sort();
+    assert!(commands.len() >= 4, "{top}");
+    settings().bind(|| {
+        insta::assert_snapshot!("help", top);
+        for command in commands {
+            let out = run(&[&command, "--help"]);
+            assert!(out.status.success());
+            insta::assert_snapshot!(
+                format!("help-{command}"),
+                String::from_utf8(out.stdout).unwrap()
+            );
+        }
+    });
+}

@@ -1,0 +1,106 @@
+//! Golden snapshots over `fixtures/`: the resolved model of every valid spec and the diagnostics,
+//! exactly as users see them, of every invalid one. Adding a case means adding a file.
+
+use std::path::Path;
+
+fn settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings
+}
+
+/// The path as the user would type it from the repository root.
+fn relative(path: &Path) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn valid_fixtures_resolve() {
+    settings().bind(|| {
+        insta::glob!("../fixtures/valid", "*.yaml", |path| {
+            let source = std::fs::read_to_string(path).unwrap();
+            let spec = crossfed::validate::validate(&relative(path), &source)
+                .unwrap_or_else(|report| panic!("{}", report.to_text()));
+            insta::assert_json_snapshot!(spec);
+        });
+    });
+}
+
+#[test]
+fn invalid_fixtures_report_every_error() {
+    settings().bind(|| {
+        insta::glob!("../fixtures/invalid", "*.yaml", |path| {
+            let source = std::fs::read_to_string(path).unwrap();
+            let report = crossfed::validate::validate(&relative(path), &source)
+                .err()
+                .unwrap_or_else(|| panic!("{} should be invalid", path.display()));
+            assert!(report.has_errors());
+            // Every diagnostic names a real position.
+            for item in &report.items {
+                assert!(item.line >= 1 && item.column >= 1);
+                assert!(item.line <= source.lines().count().max(1), "{item:?}");
+            }
+            insta::assert_snapshot!(report.to_text());
+        });
+    });
+}
+
+#[test]
+fn invalid_fixtures_have_one_mistake_comment() {
+    for entry in
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/invalid")).unwrap()
+    {
+        let path = entry.unwrap().path();
+        let source = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            source.starts_with(
+                "# yaml-language-server: $schema=../../schemas/crossfed.schema.json\n# Mistake: "
+            ),
+            "{}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn valid_fixtures_point_at_the_schema() {
+    for entry in
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/valid")).unwrap()
+    {
+        let path = entry.unwrap().path();
+        let source = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            source.starts_with(
+                "# yaml-language-server: $schema=../../schemas/crossfed.schema.json\n"
+            ),
+            "{}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn starter_spec_is_valid() {
+    crossfed::validate::validate("crossfed.yaml", crossfed::STARTER_SPEC)
+        .unwrap_or_else(|r| panic!("{}", r.to_text()));
+}
+
+#[test]
+fn reports_every_error_in_one_run_sorted_by_position() {
+    let source = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/invalid/several-mistakes.yaml"),
+    )
+    .unwrap();
+    let report = crossfed::validate::validate("x.yaml", &source).unwrap_err();
+    assert_eq!(report.items.len(), 3);
+    let lines: Vec<usize> = report.items.iter().map(|i| i.line).collect();
+    let mut sorted = lines.clone();
+    sorted.sort_unstable();
+    assert_eq!(lines, sorted);
+}
