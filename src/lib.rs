@@ -10,6 +10,8 @@
 pub mod config;
 pub mod diag;
 pub mod model;
+pub mod output;
+pub mod render;
 pub mod validate;
 
 /// The commented starter spec that `crossfed init` writes.

@@ -15,6 +15,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Validate(args) => cli::validate::run(args),
+        Command::Render(args) => cli::render::run(args),
         Command::Schema(args) => cli::schema::run(args),
         Command::Init(args) => cli::init::run(args),
         Command::Explain(args) => cli::explain::run(args),

@@ -255,6 +255,8 @@ pub enum Source {
         namespace: String,
         /// `ServiceAccount` name.
         service_account: String,
+        /// Containers that get the environment and mounts.
+        containers: Vec<String>,
     },
     /// A GCE VM (or other Google compute) running as a Google service account.
     Gce {
@@ -382,6 +384,9 @@ pub enum Method {
 /// One validated federation.
 #[derive(Debug, Clone, Serialize)]
 pub struct Federation {
+    /// Position in the spec's `federations` list, for diagnostics found after validation.
+    #[serde(skip)]
+    pub index: usize,
     /// Unique name.
     pub name: String,
     /// The workload.

@@ -5,6 +5,7 @@
 
 pub mod explain;
 pub mod init;
+pub mod render;
 pub mod schema;
 pub mod validate;
 
@@ -40,6 +41,10 @@ pub enum Command {
     ///
     /// Example: `crossfed validate crossfed.yaml --format json`
     Validate(validate::ValidateArgs),
+    /// Render every artifact of a spec into an output directory.
+    ///
+    /// Example: `crossfed render crossfed.yaml -o federation/`
+    Render(render::RenderArgs),
     /// Print the JSON Schema of the spec format (for editors and CI).
     ///
     /// Example: `crossfed schema --output schemas/crossfed.schema.json`

@@ -262,6 +262,11 @@ pub struct RawSource {
     #[serde(default)]
     #[schemars(regex(pattern = p::DNS1123_SUBDOMAIN), example = &"reader")]
     pub service_account: Option<String>,
+    /// With `gke`/`eks`: the containers of the pod that call the other cloud and get its
+    /// environment variables and token mount (default: `[app]`).
+    #[serde(default)]
+    #[schemars(inner(regex(pattern = p::DNS1123_LABEL)), length(min = 1), example = ["app"])]
+    pub containers: Option<Vec<String>>,
 }
 
 /// The target identity of a federation.

@@ -51,7 +51,15 @@ pub fn validate(file: &str, source: &str) -> Result<Spec, Report> {
         }
     };
     match semantic::check(&raw, &mut diagnostics) {
-        Some(spec) if diagnostics.is_empty() => Ok(spec),
+        Some(spec) if diagnostics.is_empty() => {
+            // Limits of the rendered artifacts (policy sizes, ...): a spec that validates renders.
+            let limits = crate::render::check_limits(&spec);
+            if limits.is_empty() {
+                Ok(spec)
+            } else {
+                Err(Report::new(file, source, &index, limits))
+            }
+        }
         _ => Err(Report::new(file, source, &index, diagnostics)),
     }
 }

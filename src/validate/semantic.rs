@@ -740,6 +740,21 @@ fn federation(
         );
     }
 
+    let containers = from
+        .containers
+        .clone()
+        .unwrap_or_else(|| vec!["app".to_owned()]);
+    if !is_kubernetes && from.containers.is_some() {
+        c.push(
+            Diagnostic::error(
+                Code::ConflictingFields,
+                at("/from/containers"),
+                "`containers` only applies to `gke` and `eks` sources",
+            )
+            .help("remove `containers`")
+            .at_key(),
+        );
+    }
     let source = if let Some(name) = &from.gke {
         match world.gke_clusters.get(name) {
             Some(k) => Some(Source::Kubernetes {
@@ -748,6 +763,7 @@ fn federation(
                 issuer: k.issuer(),
                 namespace: from.namespace.clone().unwrap_or_default(),
                 service_account: from.service_account.clone().unwrap_or_default(),
+                containers: containers.clone(),
             }),
             None => {
                 c.unknown(
@@ -768,6 +784,7 @@ fn federation(
                 issuer: k.issuer.clone(),
                 namespace: from.namespace.clone().unwrap_or_default(),
                 service_account: from.service_account.clone().unwrap_or_default(),
+                containers: containers.clone(),
             }),
             None => {
                 c.unknown(
@@ -1307,6 +1324,23 @@ fn federation(
         }
     };
 
+    // Only an AWS config profile can carry a session duration; the SDKs' environment variables cannot.
+    if to.session_duration.is_some()
+        && !matches!(
+            method,
+            Method::GoogleIdToken {
+                delivery: TokenDelivery::CredentialProcess,
+                ..
+            }
+        )
+    {
+        c.push(
+            Diagnostic::error(Code::ConflictingFields, at("/to/sessionDuration"), "`sessionDuration` needs `tokenDelivery: credentialProcess`")
+                .help("with a token file (`sidecar`, `awsOidcProvider`, GCE timers) the SDK picks the session length itself (1 hour); remove `sessionDuration`, or set `via.tokenDelivery: credentialProcess`")
+                .at_key(),
+        );
+    }
+
     // Direct access defaults to the pool's project.
     let target = match (target, &method) {
         (Target::GcpRoles { project, roles }, Method::WorkloadIdentityPool { pool, .. })
@@ -1324,6 +1358,7 @@ fn federation(
         return None;
     }
     Some(Federation {
+        index: i,
         name: f.name.clone(),
         source,
         target,

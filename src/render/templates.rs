@@ -1,0 +1,135 @@
+//! The Tera templates (shell scripts), compiled into the binary, and their one filter.
+//!
+//! Templates only loop, branch and format; everything is computed in Rust (`*Context` structs).
+//! Every value a template interpolates goes through `shell_quote`, so no spec value can break out
+//! of its word in a generated script.
+
+use std::sync::OnceLock;
+
+use serde::Serialize;
+use tera::{Context, Kwargs, State, Tera};
+
+use super::RenderError;
+
+/// `aws/<account>/apply.sh`.
+pub const TEMPLATE_AWS_APPLY: &str = "aws-apply.sh";
+/// `gcp/<project>/gke-workload-identity.sh`.
+pub const TEMPLATE_GKE_BINDINGS: &str = "gke-workload-identity.sh";
+/// `gcp/<project>/pools/<pool>/apply.sh`.
+pub const TEMPLATE_GCP_POOL: &str = "gcp-pool.sh";
+/// `hosts/gce/<federation>/install.sh`.
+pub const TEMPLATE_GCE_INSTALL: &str = "gce-install.sh";
+
+const TEMPLATES: &[(&str, &str)] = &[
+    (
+        TEMPLATE_AWS_APPLY,
+        include_str!("../../templates/aws-apply.sh.tera"),
+    ),
+    (
+        TEMPLATE_GKE_BINDINGS,
+        include_str!("../../templates/gke-workload-identity.sh.tera"),
+    ),
+    (
+        TEMPLATE_GCP_POOL,
+        include_str!("../../templates/gcp-pool.sh.tera"),
+    ),
+    (
+        TEMPLATE_GCE_INSTALL,
+        include_str!("../../templates/gce-install.sh.tera"),
+    ),
+];
+
+/// Static helper scripts shipped verbatim (no interpolation: values come as arguments or env).
+pub mod scripts {
+    /// Native-sidecar loop that keeps a Google ID token file fresh (GKE metadata server).
+    pub const GKE_TOKEN_REFRESHER: &str = include_str!("../../templates/gke-token-refresher.sh");
+    /// `credential_process` helper: Google ID token → `AssumeRoleWithWebIdentity` → `Version: 1` JSON.
+    pub const AWS_CREDENTIAL_PROCESS: &str =
+        include_str!("../../templates/aws-credential-process.sh");
+}
+
+/// Quotes `value` for POSIX shells: unchanged when it is made only of safe characters,
+/// otherwise single-quoted with embedded `'` escaped.
+#[must_use]
+pub fn shell_quote(value: &str) -> String {
+    let safe = !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"@%+=:,./-_".contains(&b));
+    if safe {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
+}
+
+fn tera() -> &'static Tera {
+    static TERA: OnceLock<Tera> = OnceLock::new();
+    TERA.get_or_init(|| {
+        let mut tera = Tera::default();
+        // We emit shell, not HTML.
+        tera.autoescape_on(Vec::<&str>::new());
+        tera.register_filter("shell_quote", |value: &str, _: Kwargs, _: &State| {
+            shell_quote(value)
+        });
+        for (name, source) in TEMPLATES {
+            tera.add_raw_template(name, source)
+                .unwrap_or_else(|e| panic!("template {name} compiles: {e}"));
+        }
+        tera
+    })
+}
+
+/// Renders template `name` with `context`.
+///
+/// # Errors
+/// [`RenderError::Template`] when rendering fails (our bug).
+pub fn render<C: Serialize>(name: &str, context: &C) -> Result<String, RenderError> {
+    let context = Context::from_serialize(context).map_err(|e| RenderError::Template {
+        name: name.to_owned(),
+        message: e.to_string(),
+    })?;
+    let mut text = tera()
+        .render(name, &context)
+        .map_err(|e| RenderError::Template {
+            name: name.to_owned(),
+            message: format!("{e:?}"),
+        })?;
+    // Exactly one trailing newline, however the template ends.
+    while text.ends_with("\n\n") {
+        text.pop();
+    }
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_compiles() {
+        let tera = tera();
+        for (name, _) in TEMPLATES {
+            assert!(tera.get_template_names().any(|n| n == *name));
+        }
+    }
+
+    #[test]
+    fn shell_quote_leaves_safe_words_and_quotes_the_rest() {
+        assert_eq!(
+            shell_quote("arn:aws:iam::1:role/x"),
+            "arn:aws:iam::1:role/x"
+        );
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("$(rm -rf /)"), "'$(rm -rf /)'");
+        assert_eq!(
+            shell_quote("serviceAccount:p.svc.id.goog[ns/ksa]"),
+            "'serviceAccount:p.svc.id.goog[ns/ksa]'"
+        );
+    }
+}

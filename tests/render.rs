@@ -1,0 +1,251 @@
+//! Rendering end to end: one combined snapshot per valid fixture, plus properties every rendered
+//! tree must have (trust never wider than the spec, scripts shellcheck-clean, YAML/JSON parse,
+//! determinism).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crossfed::render::{FilePlan, RenderOptions};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn relative(path: &Path) -> String {
+    path.strip_prefix(root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+fn plan_of(path: &Path) -> (crossfed::model::Spec, FilePlan) {
+    let name = relative(path);
+    let source = std::fs::read_to_string(path).unwrap();
+    let spec =
+        crossfed::validate::validate(&name, &source).unwrap_or_else(|r| panic!("{}", r.to_text()));
+    let plan = crossfed::render::plan(&spec, &RenderOptions { spec_name: name }).unwrap();
+    (spec, plan)
+}
+
+fn valid_fixtures() -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(root().join("fixtures/valid"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    out.sort();
+    out
+}
+
+fn combined(plan: &FilePlan) -> String {
+    let mut out = String::new();
+    for (path, content) in plan {
+        out.push_str("==== ");
+        out.push_str(path);
+        out.push_str(" ====\n");
+        out.push_str(content);
+    }
+    out
+}
+
+#[test]
+fn rendered_trees() {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.bind(|| {
+        insta::glob!("../fixtures/valid", "*.yaml", |path| {
+            let (_, plan) = plan_of(path);
+            insta::assert_snapshot!(combined(&plan));
+        });
+    });
+}
+
+#[test]
+fn rendering_is_deterministic() {
+    for path in valid_fixtures() {
+        let (_, a) = plan_of(&path);
+        let (_, b) = plan_of(&path);
+        assert_eq!(a, b, "{}", path.display());
+        for (file, content) in &a {
+            assert!(
+                content.ends_with('\n') && !content.ends_with("\n\n"),
+                "{file}: exactly one trailing newline"
+            );
+            assert!(!content.contains('\r'), "{file}: LF only");
+        }
+    }
+}
+
+/// Every trust policy admits only identities the spec names, pinned by audience and subject.
+#[test]
+fn trust_policies_are_never_wider_than_the_spec() {
+    for path in valid_fixtures() {
+        let (spec, plan) = plan_of(&path);
+        let unique_ids: BTreeSet<String> = spec
+            .service_accounts
+            .values()
+            .filter_map(|s| s.unique_id.clone())
+            .collect();
+        let subjects: BTreeSet<String> = spec
+            .federations
+            .iter()
+            .filter_map(|f| f.source.kubernetes_subject())
+            .collect();
+        for (file, content) in plan
+            .iter()
+            .filter(|(f, _)| f.ends_with("trust-policy.json"))
+        {
+            let policy: serde_json::Value = serde_json::from_str(content).unwrap();
+            assert_eq!(policy["Version"], "2012-10-17");
+            for statement in policy["Statement"].as_array().unwrap() {
+                assert_eq!(statement["Effect"], "Allow");
+                if statement["Principal"].get("Service").is_some() {
+                    assert_eq!(
+                        statement["Principal"]["Service"], "ec2.amazonaws.com",
+                        "{file}"
+                    );
+                    assert_eq!(statement["Action"], "sts:AssumeRole", "{file}");
+                    continue;
+                }
+                assert_eq!(
+                    statement["Action"], "sts:AssumeRoleWithWebIdentity",
+                    "{file}"
+                );
+                let condition = statement["Condition"].as_object().unwrap();
+                assert_eq!(
+                    condition.keys().collect::<Vec<_>>(),
+                    ["StringEquals"],
+                    "{file}: exact matches only"
+                );
+                let equals = condition["StringEquals"].as_object().unwrap();
+                let principal = statement["Principal"]["Federated"].as_str().unwrap();
+                for value in equals.values() {
+                    assert!(
+                        !value.as_str().unwrap().contains('*'),
+                        "{file}: no wildcards"
+                    );
+                }
+                if principal == "accounts.google.com" {
+                    let aud = equals["accounts.google.com:aud"].as_str().unwrap();
+                    assert!(
+                        unique_ids.contains(aud),
+                        "{file}: aud is a declared unique id"
+                    );
+                    assert_eq!(
+                        equals["accounts.google.com:sub"], aud,
+                        "{file}: sub pins the same account"
+                    );
+                    assert!(
+                        equals.contains_key("accounts.google.com:oaud"),
+                        "{file}: the token audience is pinned"
+                    );
+                    assert_eq!(equals.len(), 3);
+                } else {
+                    let issuer = principal.split_once(":oidc-provider/").unwrap().1;
+                    assert_eq!(equals.len(), 2, "{file}");
+                    assert!(equals.contains_key(&format!("{issuer}:aud")), "{file}");
+                    let sub = equals[&format!("{issuer}:sub")].as_str().unwrap();
+                    assert!(
+                        subjects.contains(sub),
+                        "{file}: {sub} is a declared service account"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn structured_files_parse() {
+    for path in valid_fixtures() {
+        let (_, plan) = plan_of(&path);
+        for (file, content) in &plan {
+            if Path::new(file).extension().is_some_and(|e| e == "json") {
+                serde_json::from_str::<serde_json::Value>(content)
+                    .unwrap_or_else(|e| panic!("{file}: {e}"));
+            }
+            if Path::new(file).extension().is_some_and(|e| e == "yaml") {
+                let docs: Vec<serde_json::Value> =
+                    serde_saphyr::from_multiple(content).unwrap_or_else(|e| panic!("{file}: {e}"));
+                assert!(!docs.is_empty(), "{file}");
+            }
+        }
+    }
+}
+
+fn shellcheck(files: &[PathBuf]) {
+    let out = Command::new("shellcheck").args(files).output().unwrap_or_else(|e| {
+        panic!("shellcheck is needed for this test and could not run ({e}); install it: apt-get install shellcheck")
+    });
+    assert!(
+        out.status.success(),
+        "shellcheck:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn generated_scripts_pass_shellcheck() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut scripts = Vec::new();
+    for (n, path) in valid_fixtures().iter().enumerate() {
+        let (_, plan) = plan_of(path);
+        let out = dir.path().join(n.to_string());
+        crossfed::output::write(&out, &plan).unwrap();
+        for file in plan.keys().filter(|f| crossfed::output::is_executable(f)) {
+            scripts.push(out.join(file));
+        }
+    }
+    // The helpers embedded in ConfigMaps and pod specs, too.
+    scripts.push(root().join("templates/gke-token-refresher.sh"));
+    scripts.push(root().join("templates/aws-credential-process.sh"));
+    assert!(scripts.len() > 10);
+    shellcheck(&scripts);
+}
+
+#[test]
+fn render_command_writes_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_crossfed"))
+        .args(["render", "fixtures/valid/gke-to-aws-walkthrough.yaml", "-o"])
+        .arg(dir.path())
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, plan) = plan_of(&root().join("fixtures/valid/gke-to-aws-walkthrough.yaml"));
+    for (file, content) in &plan {
+        assert_eq!(
+            &std::fs::read_to_string(dir.path().join(file)).unwrap(),
+            content
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(dir.path().join("aws/281031839323/apply.sh"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o755);
+    }
+}
+
+#[test]
+fn render_refuses_an_invalid_spec_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_crossfed"))
+        .args(["render", "fixtures/invalid/dangling-role.yaml", "-o"])
+        .arg(dir.path().join("out"))
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!dir.path().join("out").exists());
+}
