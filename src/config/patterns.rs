@@ -53,7 +53,7 @@ pub const DNS1123_SUBDOMAIN: &str =
 pub const CONTAINER_IMAGE: &str =
     r"^[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64}|:[\w][\w.-]{0,127})$";
 /// A token audience: printable ASCII without spaces.
-pub const AUDIENCE: &str = r"^[\x21-\x7E]{1,256}$";
+pub const AUDIENCE: &str = r"^[\x21-\x2B\x2D-\x7E]{1,256}$";
 
 /// What each pattern means, in the words a user needs to fix the value.
 pub const EXPLANATIONS: &[(&str, &str, &str)] = &[
@@ -165,7 +165,7 @@ pub const EXPLANATIONS: &[(&str, &str, &str)] = &[
     (
         AUDIENCE,
         "audience",
-        "an audience is 1-256 printable ASCII characters without spaces",
+        "an audience is 1-256 printable ASCII characters without spaces or commas (gcloud separates audiences with commas)",
     ),
 ];
 

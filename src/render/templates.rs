@@ -17,6 +17,8 @@ pub const TEMPLATE_AWS_APPLY: &str = "aws-apply.sh";
 pub const TEMPLATE_GKE_BINDINGS: &str = "gke-workload-identity.sh";
 /// `gcp/<project>/pools/<pool>/apply.sh`.
 pub const TEMPLATE_GCP_POOL: &str = "gcp-pool.sh";
+/// `gcp/<project>/pools/<pool>/create-cred-configs.sh`.
+pub const TEMPLATE_GCP_CRED_CONFIGS: &str = "gcp-create-cred-configs.sh";
 /// `hosts/gce/<federation>/install.sh`.
 pub const TEMPLATE_GCE_INSTALL: &str = "gce-install.sh";
 
@@ -32,6 +34,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         TEMPLATE_GCP_POOL,
         include_str!("../../templates/gcp-pool.sh.tera"),
+    ),
+    (
+        TEMPLATE_GCP_CRED_CONFIGS,
+        include_str!("../../templates/gcp-create-cred-configs.sh.tera"),
     ),
     (
         TEMPLATE_GCE_INSTALL,

@@ -1477,6 +1477,48 @@ fn cross_federation(c: &mut Checker<'_>, federations: &[(usize, Federation)]) {
             aws_env.insert(key, (*i, arn.clone()));
         }
     }
+    // A pod has one GOOGLE_APPLICATION_CREDENTIALS: one GCP federation per Kubernetes service account.
+    let mut gcp_of: BTreeMap<(String, String, String), String> = BTreeMap::new();
+    // A pool-wide `principal://…/subject/system:serviceaccount:NS:KSA` must not match a
+    // service account of the same name in another cluster of the pool.
+    let mut subjects: BTreeMap<(String, String), String> = BTreeMap::new();
+    for (i, f) in federations {
+        let (
+            Source::Kubernetes {
+                cluster,
+                namespace,
+                service_account,
+                ..
+            },
+            Method::WorkloadIdentityPool { pool, .. },
+        ) = (&f.source, &f.method)
+        else {
+            continue;
+        };
+        let key = (cluster.clone(), namespace.clone(), service_account.clone());
+        if let Some(other) = gcp_of.get(&key) {
+            c.push(
+                Diagnostic::error(Code::Inconsistent, format!("/federations/{i}/to"), format!("service account `{namespace}/{service_account}` in `{cluster}` already reaches GCP through federation `{other}`"))
+                    .help("a pod has one `GOOGLE_APPLICATION_CREDENTIALS`: give each GCP target its own Kubernetes service account, or grant the extra roles to the same target")
+                    .at_key(),
+            );
+        } else {
+            gcp_of.insert(key, f.name.clone());
+        }
+        let subject = format!("system:serviceaccount:{namespace}:{service_account}");
+        match subjects.get(&(pool.clone(), subject.clone())) {
+            Some(other) if other != cluster => c.push(
+                Diagnostic::error(Code::Security, format!("/federations/{i}/from"), format!("`{subject}` is federated from clusters `{other}` and `{cluster}` through the same pool `{pool}`"))
+                    .help("IAM bindings on `principal://…/subject/…` are pool-wide, so each cluster could act as the other's service account; put the clusters in separate pools")
+                    .at_key(),
+            ),
+            Some(_) => {}
+            None => {
+                subjects.insert((pool.clone(), subject), cluster.clone());
+            }
+        }
+    }
+
     // A GKE service account impersonates one Google service account.
     let mut gsa_of: BTreeMap<(String, String, String), String> = BTreeMap::new();
     for (i, f) in federations {
