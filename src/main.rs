@@ -16,6 +16,8 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Validate(args) => cli::validate::run(args),
         Command::Render(args) => cli::render::run(args),
+        Command::Check(args) => cli::check::run(args),
+        Command::Completions(args) => Ok(cli::completions::run(args)),
         Command::Schema(args) => cli::schema::run(args),
         Command::Init(args) => cli::init::run(args),
         Command::Explain(args) => cli::explain::run(args),

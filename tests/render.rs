@@ -193,7 +193,7 @@ fn generated_scripts_pass_shellcheck() {
     for (n, path) in valid_fixtures().iter().enumerate() {
         let (_, plan) = plan_of(path);
         let out = dir.path().join(n.to_string());
-        crossfed::output::write(&out, &plan).unwrap();
+        crossfed::output::write(&out, &plan, crossfed::output::Fault::None).unwrap();
         for file in plan.keys().filter(|f| crossfed::output::is_executable(f)) {
             scripts.push(out.join(file));
         }

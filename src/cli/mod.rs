@@ -3,6 +3,8 @@
 //! Subcommands return an [`Outcome`] (or an I/O-level [`Failure`]); `main` turns them into exit
 //! codes. Printing happens here and in `main.rs` only.
 
+pub mod check;
+pub mod completions;
 pub mod explain;
 pub mod init;
 pub mod render;
@@ -43,8 +45,18 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Render every artifact of a spec into an output directory.
     ///
+    /// The tree is built and validated in memory, staged beside its destination and committed
+    /// with renames: a failure leaves the previous output untouched. Files crossfed generated
+    /// before and no longer generates are removed; files it did not write are never touched.
+    ///
     /// Example: `crossfed render crossfed.yaml -o federation/`
     Render(render::RenderArgs),
+    /// Check that an output directory is exactly what `render` would write (CI, pre-commit).
+    ///
+    /// Exits 1 and prints a unified diff per file when it is not.
+    ///
+    /// Example: `crossfed check crossfed.yaml -o federation/ --format json`
+    Check(check::CheckArgs),
     /// Print the JSON Schema of the spec format (for editors and CI).
     ///
     /// Example: `crossfed schema --output schemas/crossfed.schema.json`
@@ -53,10 +65,15 @@ pub enum Command {
     ///
     /// Example: `crossfed init` (writes ./crossfed.yaml)
     Init(init::InitArgs),
-    /// Explain a diagnostic code.
+    /// Explain a federation's trust chain, or a diagnostic code.
     ///
-    /// Example: `crossfed explain unknown-field`; `crossfed explain` lists all codes.
+    /// Example: `crossfed explain billing-s3-reader`, `crossfed explain unknown-field`;
+    /// `crossfed explain` lists all codes.
     Explain(explain::ExplainArgs),
+    /// Print a shell completion script.
+    ///
+    /// Example: `crossfed completions bash > /etc/bash_completion.d/crossfed`
+    Completions(completions::CompletionsArgs),
 }
 
 /// How diagnostics are printed.
@@ -71,6 +88,49 @@ pub enum Format {
 
 /// The default spec path.
 pub const DEFAULT_SPEC: &str = "crossfed.yaml";
+/// The default output directory.
+pub const DEFAULT_OUTPUT: &str = "crossfed-out";
+
+/// A spec turned into the full output tree, or the rendered report of why it could not be.
+#[derive(Debug)]
+pub enum Planned {
+    /// Every file `render` writes, manifest included.
+    Plan(crossfed::render::FilePlan),
+    /// The diagnostics, as text.
+    Invalid(String),
+}
+
+/// The one code path from a spec file to the tree that `render` writes and `check` compares.
+///
+/// # Errors
+/// When the spec cannot be read or a template fails.
+pub fn plan_spec(path: &Path) -> Result<Planned, Failure> {
+    let source = read_spec(path)?;
+    let file = path.display().to_string();
+    let (spec, index) = match crossfed::validate::validate_with_index(&file, &source) {
+        Ok(ok) => ok,
+        Err(report) => return Ok(Planned::Invalid(report.to_text())),
+    };
+    // Headers name the spec as given when relative; an absolute path would differ per machine.
+    let spec_name = if path.is_absolute() {
+        path.file_name()
+            .map_or_else(|| file.clone(), |n| n.to_string_lossy().into_owned())
+    } else {
+        file.clone()
+    };
+    let options = crossfed::render::RenderOptions {
+        spec_name: spec_name.clone(),
+    };
+    match crossfed::render::plan(&spec, &options) {
+        Ok(plan) => Ok(Planned::Plan(crossfed::output::with_manifest(
+            plan, &spec_name, &source,
+        ))),
+        Err(crossfed::render::RenderError::Limits(diagnostics)) => Ok(Planned::Invalid(
+            crossfed::diag::Report::new(&file, &source, &index, diagnostics).to_text(),
+        )),
+        Err(e) => Err(Failure::Refused(e.to_string())),
+    }
+}
 
 /// A usage or I/O failure: exit code 2.
 #[derive(Debug, thiserror::Error)]

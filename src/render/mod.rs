@@ -15,6 +15,7 @@ pub mod aws;
 pub mod gcp;
 pub mod hosts;
 pub mod kubernetes;
+pub mod summary;
 pub mod templates;
 
 use std::collections::BTreeMap;
@@ -68,6 +69,7 @@ pub fn plan(spec: &Spec, options: &RenderOptions) -> Result<FilePlan, RenderErro
     gcp::render(spec, &header, &mut files)?;
     kubernetes::render(spec, &header, &mut files);
     hosts::render(spec, &header, &mut files)?;
+    summary::render(spec, &header, &mut files)?;
     Ok(files)
 }
 

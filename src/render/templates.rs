@@ -19,6 +19,8 @@ pub const TEMPLATE_GKE_BINDINGS: &str = "gke-workload-identity.sh";
 pub const TEMPLATE_GCP_POOL: &str = "gcp-pool.sh";
 /// `gcp/<project>/pools/<pool>/create-cred-configs.sh`.
 pub const TEMPLATE_GCP_CRED_CONFIGS: &str = "gcp-create-cred-configs.sh";
+/// `README.md` of the output directory.
+pub const TEMPLATE_SUMMARY: &str = "summary.md";
 /// `hosts/gce/<federation>/install.sh`.
 pub const TEMPLATE_GCE_INSTALL: &str = "gce-install.sh";
 
@@ -38,6 +40,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         TEMPLATE_GCP_CRED_CONFIGS,
         include_str!("../../templates/gcp-create-cred-configs.sh.tera"),
+    ),
+    (
+        TEMPLATE_SUMMARY,
+        include_str!("../../templates/summary.md.tera"),
     ),
     (
         TEMPLATE_GCE_INSTALL,

@@ -1,0 +1,94 @@
+//! `crossfed check`.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crossfed::output::ChangeKind;
+
+use super::{DEFAULT_OUTPUT, DEFAULT_SPEC, Failure, Format, Outcome, Planned, plan_spec};
+
+/// Arguments of `check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The spec file.
+    #[arg(default_value = DEFAULT_SPEC)]
+    pub spec: PathBuf,
+    /// The output directory to compare.
+    #[arg(long, short, default_value = DEFAULT_OUTPUT)]
+    pub output: PathBuf,
+    /// Output format of the differences.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// Compares the output directory with what `render` would write.
+///
+/// # Errors
+/// When the spec or the output cannot be read.
+pub fn run(args: &CheckArgs) -> Result<Outcome, Failure> {
+    let plan = match plan_spec(&args.spec)? {
+        Planned::Plan(plan) => plan,
+        Planned::Invalid(text) => {
+            eprint!("{text}");
+            return Ok(Outcome::Findings);
+        }
+    };
+    // An interrupted render is finished first, so the comparison sees a consistent tree.
+    if crossfed::output::recover(&args.output).map_err(|e| Failure::Refused(e.to_string()))? {
+        eprintln!("{}: finished an interrupted render", args.output.display());
+    }
+    let changes =
+        crossfed::output::diff(&args.output, &plan).map_err(|e| Failure::Refused(e.to_string()))?;
+    if args.format == super::Format::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&changes).unwrap_or_default()
+        );
+    } else if !changes.is_empty() {
+        let mut out = String::new();
+        for change in &changes {
+            let kind = match change.kind {
+                ChangeKind::Added => "missing (render would add it)",
+                ChangeKind::Removed => "stale (render would remove it)",
+                ChangeKind::Changed => "changed",
+            };
+            let mut notes = Vec::new();
+            if change.hand_edited {
+                notes.push("edited by hand");
+            }
+            if change.not_owned {
+                notes.push("not written by crossfed: render will refuse to overwrite it");
+            }
+            let notes = if notes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", notes.join("; "))
+            };
+            let _ = writeln!(out, "{}: {kind}{notes}", change.path);
+            out.push_str(&change.diff);
+        }
+        let _ = writeln!(
+            out,
+            "\n{} {} from what `crossfed render` would write\n  help: run `crossfed render {} -o {}` and commit the result",
+            changes.len(),
+            if changes.len() == 1 {
+                "file differs"
+            } else {
+                "files differ"
+            },
+            args.spec.display(),
+            args.output.display()
+        );
+        eprint!("{out}");
+    }
+    if changes.is_empty() {
+        if args.format == super::Format::Text {
+            eprintln!("{}: up to date", args.output.display());
+        }
+        Ok(Outcome::Success)
+    } else {
+        Ok(Outcome::Findings)
+    }
+}

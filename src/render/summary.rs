@@ -1,0 +1,425 @@
+//! The review summary (`OUT/README.md`: a table of federations and a Mermaid flowchart of the
+//! trust chain, which GitHub renders in the pull request) and `crossfed explain NAME`.
+//!
+//! Both describe the same chain from the same data, so what a reviewer reads matches what was
+//! rendered: the hops are computed once, in [`chain`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::aws::oidc_provider_arn;
+use super::templates::{self, TEMPLATE_SUMMARY};
+use super::{FilePlan, Header, RenderError};
+use crate::model::{
+    ClusterKind, Federation, Method, ProviderKind, Source, Spec, Target, TokenDelivery,
+    issuer_host_path,
+};
+
+/// One hop of a trust chain: `from` is trusted as `to` by `how`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Hop {
+    /// The identity that presents a credential.
+    pub from: String,
+    /// The identity it becomes.
+    pub to: String,
+    /// The mechanism, in a few words.
+    pub how: String,
+}
+
+fn source_label(source: &Source) -> String {
+    match source {
+        Source::Kubernetes {
+            cluster_kind,
+            cluster,
+            namespace,
+            service_account,
+            ..
+        } => {
+            let kind = match cluster_kind {
+                ClusterKind::Gke => "GKE",
+                ClusterKind::Eks => "EKS",
+            };
+            format!("{kind} {cluster}: ServiceAccount {namespace}/{service_account}")
+        }
+        Source::Gce { service_account } => format!("GCE VM running as {service_account}"),
+        Source::Ec2 {
+            role_name, account, ..
+        } => format!("EC2 instance with role {role_name} ({account})"),
+    }
+}
+
+fn target_label(target: &Target) -> String {
+    match target {
+        Target::AwsRole { arn, .. } => format!("AWS role {arn}"),
+        Target::GcpServiceAccount { email, .. } => format!("Google SA {email}"),
+        Target::GcpRoles { project, roles } => format!("{} on project {project}", roles.join(", ")),
+    }
+}
+
+/// The hops of a federation, source first.
+#[must_use]
+pub fn chain(spec: &Spec, f: &Federation) -> Vec<Hop> {
+    let source = source_label(&f.source);
+    let target = target_label(&f.target);
+    match &f.method {
+        Method::GoogleIdToken {
+            service_account,
+            audience,
+            delivery,
+            ..
+        } => {
+            let gsa = format!("Google SA {service_account}");
+            let mut hops = Vec::new();
+            if let Source::Kubernetes { .. } = f.source {
+                hops.push(Hop {
+                    from: source,
+                    to: gsa.clone(),
+                    how: "GKE Workload Identity (roles/iam.workloadIdentityUser)".to_owned(),
+                });
+            } else {
+                hops.push(Hop {
+                    from: source,
+                    to: gsa.clone(),
+                    how: "attached service account".to_owned(),
+                });
+            }
+            let delivery = match delivery {
+                TokenDelivery::Sidecar => "token file",
+                TokenDelivery::CredentialProcess => "credential_process",
+            };
+            hops.push(Hop {
+                from: gsa,
+                to: target,
+                how: format!("Google ID token, aud {audience} ({delivery})"),
+            });
+            hops
+        }
+        Method::AwsOidcProvider {
+            issuer, audience, ..
+        } => {
+            let provider = format!("IAM OIDC provider {}", issuer_host_path(issuer));
+            let subject = f.source.kubernetes_subject().unwrap_or_default();
+            vec![
+                Hop {
+                    from: source,
+                    to: provider.clone(),
+                    how: format!("projected token, aud {audience}"),
+                },
+                Hop {
+                    from: provider,
+                    to: target,
+                    how: format!("sub {subject}"),
+                },
+            ]
+        }
+        Method::WorkloadIdentityPool {
+            pool,
+            provider,
+            provider_kind,
+        } => {
+            let node = format!(
+                "WIF {}/{provider} ({})",
+                pool,
+                spec.pools.get(pool).map_or("", |p| p.project.as_str())
+            );
+            let first = match provider_kind {
+                ProviderKind::Oidc { audience, .. } => format!("projected token, aud {audience}"),
+                ProviderKind::Aws { .. } => "signed GetCallerIdentity (IMDSv2)".to_owned(),
+            };
+            let second = match &f.target {
+                Target::GcpServiceAccount { .. } => {
+                    "impersonation (roles/iam.workloadIdentityUser)".to_owned()
+                }
+                _ => "roles granted to the federated principal".to_owned(),
+            };
+            vec![
+                Hop {
+                    from: source,
+                    to: node.clone(),
+                    how: first,
+                },
+                Hop {
+                    from: node,
+                    to: target,
+                    how: second,
+                },
+            ]
+        }
+    }
+}
+
+/// The files of `plan` that concern federation `f`.
+fn files_of<'p>(spec: &Spec, f: &Federation, plan: &'p FilePlan) -> Vec<&'p str> {
+    let own = [
+        format!("patch-{}.yaml", f.name),
+        format!("{}.json", f.name),
+        format!("configmap-crossfed-gcp-{}.yaml", f.name),
+    ];
+    let mut extra = BTreeSet::new();
+    if let Target::AwsRole { arn, .. } = &f.target
+        && let Some(role) = spec.roles.get(arn)
+    {
+        extra.insert(format!(
+            "aws/{}/roles/{}/trust-policy.json",
+            role.account, role.name
+        ));
+        if let Method::AwsOidcProvider { issuer, .. } = &f.method {
+            let arn = oidc_provider_arn(role.partition, &role.account, issuer);
+            extra.insert(format!(
+                "aws/{}/oidc-providers/{}.json",
+                role.account,
+                super::slug(arn.split_once(":oidc-provider/").map_or("", |s| s.1))
+            ));
+        }
+    }
+    if let (
+        Method::GoogleIdToken {
+            service_account, ..
+        },
+        Source::Kubernetes { cluster, .. },
+    ) = (&f.method, &f.source)
+        && let Some(gke) = spec.gke_clusters.get(cluster)
+    {
+        let project = super::gcp::service_account_project(service_account).unwrap_or(&gke.project);
+        extra.insert(format!("gcp/{project}/gke-workload-identity.sh"));
+    }
+    if let Source::Kubernetes {
+        cluster,
+        namespace,
+        service_account,
+        ..
+    } = &f.source
+    {
+        extra.insert(format!(
+            "kubernetes/{cluster}/{namespace}/serviceaccount-{service_account}.yaml"
+        ));
+    }
+    if let Method::WorkloadIdentityPool { pool, .. } = &f.method
+        && let Some(pool) = spec.pools.get(pool)
+    {
+        extra.insert(format!("gcp/{}/pools/{}/apply.sh", pool.project, pool.id));
+    }
+    plan.keys()
+        .filter(|path| {
+            let mut segments = path.split('/');
+            extra.contains(*path)
+                || segments.any(|s| s == f.name)
+                || path
+                    .rsplit('/')
+                    .next()
+                    .is_some_and(|name| own.iter().any(|o| o == name))
+        })
+        .map(String::as_str)
+        .collect()
+}
+
+/// Quotes a Mermaid label.
+fn mermaid_label(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "#quot;"))
+}
+
+/// A Mermaid `flowchart` of every federation's chain.
+#[must_use]
+pub fn mermaid(spec: &Spec) -> String {
+    let hops: BTreeSet<Hop> = spec
+        .federations
+        .iter()
+        .flat_map(|f| chain(spec, f))
+        .collect();
+    let nodes: BTreeSet<&str> = hops
+        .iter()
+        .flat_map(|h| [h.from.as_str(), h.to.as_str()])
+        .collect();
+    let ids: BTreeMap<&str, String> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (*n, format!("n{i}")))
+        .collect();
+    let mut out = String::from("flowchart LR\n");
+    for (label, id) in &ids {
+        let _ = writeln!(out, "  {id}[{}]", mermaid_label(label));
+    }
+    for hop in &hops {
+        let _ = writeln!(
+            out,
+            "  {} -->|{}| {}",
+            ids[hop.from.as_str()],
+            mermaid_label(&hop.how),
+            ids[hop.to.as_str()]
+        );
+    }
+    out
+}
+
+/// Context of `summary.md`. Fields are load-bearing: used by templates/summary.md.tera.
+#[derive(Debug, Serialize)]
+struct SummaryContext<'a> {
+    header: &'a str,
+    rows: Vec<Row>,
+    mermaid: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Row {
+    name: String,
+    source: String,
+    method: String,
+    target: String,
+    files: Vec<String>,
+}
+
+fn method_label(method: &Method) -> &'static str {
+    match method {
+        Method::GoogleIdToken { .. } => "Google ID token (accounts.google.com)",
+        Method::AwsOidcProvider { .. } => "IAM OIDC provider for the cluster issuer",
+        Method::WorkloadIdentityPool {
+            provider_kind: ProviderKind::Oidc { .. },
+            ..
+        } => "Workload Identity Federation, OIDC provider",
+        Method::WorkloadIdentityPool {
+            provider_kind: ProviderKind::Aws { .. },
+            ..
+        } => "Workload Identity Federation, AWS provider",
+    }
+}
+
+/// Adds `README.md` to `plan`.
+///
+/// # Errors
+/// On a template bug.
+pub fn render(spec: &Spec, header: &Header, plan: &mut FilePlan) -> Result<(), RenderError> {
+    let rows = spec
+        .federations
+        .iter()
+        .map(|f| Row {
+            name: f.name.clone(),
+            source: source_label(&f.source),
+            method: method_label(&f.method).to_owned(),
+            target: target_label(&f.target),
+            files: files_of(spec, f, plan)
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+        })
+        .collect();
+    let context = SummaryContext {
+        header: header.text(),
+        rows,
+        mermaid: mermaid(spec),
+    };
+    let text = templates::render(TEMPLATE_SUMMARY, &context)?;
+    plan.insert("README.md".to_owned(), text);
+    Ok(())
+}
+
+/// One federation's chain in words: who is trusted, by which claim and condition, and how to
+/// check it in each cloud.
+#[must_use]
+pub fn explain(spec: &Spec, name: &str) -> Option<String> {
+    let f = spec.federations.iter().find(|f| f.name == name)?;
+    let mut out = format!(
+        "federation {name}\n  {} -> {}\n\n",
+        source_label(&f.source),
+        target_label(&f.target)
+    );
+    for (i, hop) in chain(spec, f).iter().enumerate() {
+        let _ = write!(
+            out,
+            "{}. {} is trusted as {}\n   by {}\n",
+            i + 1,
+            hop.from,
+            hop.to,
+            hop.how
+        );
+    }
+    out.push('\n');
+    match (&f.method, &f.target) {
+        (
+            Method::GoogleIdToken {
+                service_account,
+                unique_id,
+                audience,
+                ..
+            },
+            Target::AwsRole { arn, .. },
+        ) => {
+            let role = arn.rsplit('/').next().unwrap_or(arn);
+            let _ = write!(
+                out,
+                "Condition: the trust policy of {arn} admits principal accounts.google.com only when\n  accounts.google.com:aud = {unique_id} (the token's azp: {service_account})\n  accounts.google.com:sub = {unique_id}\n  accounts.google.com:oaud = {audience} (the audience the token was minted for)\n"
+            );
+            if let Source::Kubernetes {
+                cluster,
+                namespace,
+                service_account: ksa,
+                ..
+            } = &f.source
+                && let Some(gke) = spec.gke_clusters.get(cluster)
+            {
+                let _ = writeln!(
+                    out,
+                    "and only serviceAccount:{}[{namespace}/{ksa}] may act as {service_account}.",
+                    gke.workload_pool()
+                );
+            }
+            let _ = write!(
+                out,
+                "\nVerify:\n  aws iam get-role --role-name {role} --query Role.AssumeRolePolicyDocument\n  gcloud iam service-accounts get-iam-policy {service_account}\n  AWS console: IAM > Roles > {role} > Trust relationships\n"
+            );
+        }
+        (
+            Method::AwsOidcProvider {
+                issuer, audience, ..
+            },
+            Target::AwsRole { arn, .. },
+        ) => {
+            let key = issuer_host_path(issuer);
+            let role = arn.rsplit('/').next().unwrap_or(arn);
+            let _ = write!(
+                out,
+                "Condition: the trust policy of {arn} admits the IAM OIDC provider for {issuer} only when\n  {key}:aud = {audience}\n  {key}:sub = {}\n\nVerify:\n  aws iam list-open-id-connect-providers\n  aws iam get-role --role-name {role} --query Role.AssumeRolePolicyDocument\n  AWS console: IAM > Identity providers, and IAM > Roles > {role} > Trust relationships\n",
+                f.source.kubernetes_subject().unwrap_or_default()
+            );
+        }
+        (
+            Method::WorkloadIdentityPool {
+                pool,
+                provider,
+                provider_kind,
+            },
+            target,
+        ) => {
+            let project = spec.pools.get(pool).map_or("", |p| p.project.as_str());
+            let member = super::gcp::member(spec, f).unwrap_or_default();
+            let condition = match provider_kind {
+                ProviderKind::Oidc {
+                    issuer, audience, ..
+                } => format!(
+                    "provider {provider} trusts issuer {issuer}, accepts tokens with aud {audience}, and its attribute\ncondition admits google.subject = {}",
+                    f.source.kubernetes_subject().unwrap_or_default()
+                ),
+                ProviderKind::Aws { account } => format!(
+                    "provider {provider} trusts AWS account {account}, and its attribute condition admits only\nthe assumed-role sessions of the roles named in the spec"
+                ),
+            };
+            let _ = write!(out, "Condition: {condition}.\nMember: {member}\n");
+            let grant = match target {
+                Target::GcpServiceAccount { email, .. } => {
+                    format!("  gcloud iam service-accounts get-iam-policy {email}\n")
+                }
+                Target::GcpRoles { project, .. } => {
+                    format!("  gcloud projects get-iam-policy {project}\n")
+                }
+                Target::AwsRole { .. } => String::new(),
+            };
+            let _ = write!(
+                out,
+                "\nVerify:\n  gcloud iam workload-identity-pools providers describe {provider} --workload-identity-pool={pool} --location=global --project={project}\n{grant}  GCP console: IAM & Admin > Workload Identity Federation > {pool}\n"
+            );
+        }
+        _ => {}
+    }
+    Some(out)
+}

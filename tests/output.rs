@@ -1,0 +1,346 @@
+//! The output directory end to end, on the binary: ownership, atomic commits, recovery, pruning,
+//! and `check`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn crossfed(args: &[&str], out: &Path, fault: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_crossfed"));
+    command.args(args).arg("-o").arg(out).current_dir(root());
+    if let Some(fault) = fault {
+        command.env("CROSSFED_TEST_FAULT", fault);
+    }
+    command.output().unwrap()
+}
+
+fn render(spec: &str, out: &Path) -> Output {
+    crossfed(&["render", spec], out, None)
+}
+
+fn check(spec: &str, out: &Path) -> Output {
+    crossfed(&["check", spec], out, None)
+}
+
+/// Every file under `dir` (relative path → bytes), hidden state included.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(base, &path, out);
+            } else {
+                out.insert(
+                    path.strip_prefix(base).unwrap().display().to_string(),
+                    std::fs::read(&path).unwrap(),
+                );
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// A spec file in `dir`, derived from a fixture with text replacements.
+fn spec_from(dir: &Path, fixture: &str, replacements: &[(&str, &str)]) -> String {
+    let mut text = std::fs::read_to_string(root().join("fixtures/valid").join(fixture)).unwrap();
+    for (from, to) in replacements {
+        assert!(text.contains(from), "{from}");
+        text = text.replace(from, to);
+    }
+    let path = dir.join(format!("spec-{}.yaml", replacements.len()));
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+const SPEC: &str = "fixtures/valid/gke-many-pods-one-role.yaml";
+
+#[test]
+fn check_is_clean_right_after_render_and_catches_any_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    assert!(render(SPEC, &out).status.success());
+    let clean = check(SPEC, &out);
+    assert_eq!(
+        clean.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&clean.stderr)
+    );
+
+    let file = out.join("aws/281031839323/roles/shared-data-reader/trust-policy.json");
+    let original = std::fs::read(&file).unwrap();
+    let mut edits: Vec<Vec<u8>> = Vec::new();
+    let mut changed = original.clone();
+    changed[10] ^= 0x01;
+    edits.push(changed);
+    edits.push(original[1..].to_vec());
+    let mut added = original.clone();
+    added.push(b' ');
+    edits.push(added);
+    for edit in edits {
+        std::fs::write(&file, &edit).unwrap();
+        let out_ = check(SPEC, &out);
+        assert_eq!(out_.status.code(), Some(1));
+        let stderr = String::from_utf8(out_.stderr).unwrap();
+        assert!(
+            stderr.contains("trust-policy.json: changed (edited by hand)"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("--- a/aws/281031839323/roles/shared-data-reader/trust-policy.json"),
+            "{stderr}"
+        );
+    }
+    std::fs::remove_file(&file).unwrap();
+    let missing = check(SPEC, &out);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        String::from_utf8(missing.stderr)
+            .unwrap()
+            .contains("missing (render would add it)")
+    );
+
+    let json = crossfed(&["check", SPEC, "--format", "json"], &out, None);
+    assert_eq!(json.status.code(), Some(1));
+    let listed: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(listed[0]["kind"], "added");
+    assert_eq!(
+        listed[0]["path"],
+        "aws/281031839323/roles/shared-data-reader/trust-policy.json"
+    );
+
+    assert!(render(SPEC, &out).status.success());
+    assert_eq!(check(SPEC, &out).status.code(), Some(0));
+}
+
+#[test]
+fn a_failure_while_staging_leaves_the_previous_tree_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    assert!(render(SPEC, &out).status.success());
+    let before = tree(&out);
+    let changed = spec_from(
+        dir.path(),
+        "gke-many-pods-one-role.yaml",
+        &[("namespace: ingest", "namespace: ingest2")],
+    );
+    for n in [0, 1, 3] {
+        let failed = crossfed(&["render", &changed], &out, Some(&format!("stage:{n}")));
+        assert_eq!(
+            failed.status.code(),
+            Some(2),
+            "{}",
+            String::from_utf8_lossy(&failed.stderr)
+        );
+        assert_eq!(tree(&out), before, "stage:{n}");
+    }
+    // And an invalid spec writes nothing at all.
+    let broken = spec_from(
+        dir.path(),
+        "gke-many-pods-one-role.yaml",
+        &[("to: {awsRole: shared-data-reader}", "to: {awsRole: nope}")],
+    );
+    assert_eq!(render(&broken, &out).status.code(), Some(1));
+    assert_eq!(tree(&out), before);
+}
+
+#[test]
+fn a_commit_interrupted_midway_is_finished_by_the_next_run() {
+    for next in ["render", "check"] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let expected = dir.path().join("expected");
+        assert!(render(SPEC, &out).status.success());
+        let changed = spec_from(
+            dir.path(),
+            "gke-many-pods-one-role.yaml",
+            &[
+                ("namespace: ingest", "namespace: ingest2"),
+                ("shared-data-reader", "shared-reader"),
+            ],
+        );
+        assert!(render(&changed, &expected).status.success());
+
+        let crashed = crossfed(&["render", &changed], &out, Some("commit:2"));
+        assert_eq!(crashed.status.code(), Some(2));
+        assert!(
+            out.join(".crossfed/journal.json").exists(),
+            "the journal survives the crash"
+        );
+
+        let repaired = crossfed(&[next, &changed], &out, None);
+        assert_eq!(
+            repaired.status.code(),
+            Some(0),
+            "{next}: {}",
+            String::from_utf8_lossy(&repaired.stderr)
+        );
+        assert_eq!(tree(&out), tree(&expected), "{next} finished the commit");
+    }
+}
+
+#[test]
+fn user_files_survive_and_renames_prune_only_owned_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    assert!(render(SPEC, &out).status.success());
+    std::fs::write(out.join("NOTES.md"), "mine\n").unwrap();
+    std::fs::write(
+        out.join("kubernetes/prod/ingest/my-deployment.yaml"),
+        "kind: Deployment\n",
+    )
+    .unwrap();
+    let before = tree(&out);
+
+    let renamed = spec_from(
+        dir.path(),
+        "gke-many-pods-one-role.yaml",
+        &[("name: ingest-worker", "name: ingest-worker-v2")],
+    );
+    let out_ = render(&renamed, &out);
+    assert!(
+        out_.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out_.stderr)
+    );
+    let after = tree(&out);
+    assert_eq!(after["NOTES.md"], b"mine\n");
+    assert_eq!(
+        after["kubernetes/prod/ingest/my-deployment.yaml"],
+        b"kind: Deployment\n"
+    );
+    assert!(
+        !after.contains_key("kubernetes/prod/ingest/patch-ingest-worker.yaml"),
+        "the old federation's file is gone"
+    );
+    assert!(after.contains_key("kubernetes/prod/ingest/patch-ingest-worker-v2.yaml"));
+    let gone: Vec<&String> = before.keys().filter(|k| !after.contains_key(*k)).collect();
+    assert_eq!(
+        gone,
+        ["kubernetes/prod/ingest/patch-ingest-worker.yaml"],
+        "only the renamed federation's file was removed"
+    );
+    assert_eq!(check(&renamed, &out).status.code(), Some(0));
+}
+
+#[test]
+fn render_never_overwrites_a_file_it_did_not_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(out.join("aws/281031839323")).unwrap();
+    std::fs::write(
+        out.join("aws/281031839323/apply.sh"),
+        "#!/bin/sh\necho mine\n",
+    )
+    .unwrap();
+    let refused = render(SPEC, &out);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8(refused.stderr).unwrap();
+    assert!(
+        stderr.contains("refusing to overwrite") && stderr.contains("aws/281031839323/apply.sh"),
+        "{stderr}"
+    );
+    assert_eq!(tree(&out).len(), 1, "nothing was written");
+    assert_eq!(
+        std::fs::read_to_string(out.join("aws/281031839323/apply.sh")).unwrap(),
+        "#!/bin/sh\necho mine\n"
+    );
+}
+
+#[test]
+fn reordering_the_spec_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(
+        root()
+            .join("fixtures/valid")
+            .join("gke-many-pods-one-role.yaml"),
+    )
+    .unwrap();
+    // Move the first federation to the end and swap the two service accounts.
+    let (head, federations) = text.split_once("federations:\n").unwrap();
+    let items: Vec<&str> = federations
+        .split("  - name: ")
+        .filter(|s| !s.is_empty())
+        .collect();
+    let mut reordered: Vec<&str> = items[1..].to_vec();
+    reordered.push(items[0]);
+    let head = head.replace(
+        "    - {email: ingest-aws@acme-prod.iam.gserviceaccount.com, uniqueId: \"100000000000000000001\"}\n    - {email: report-aws@acme-prod.iam.gserviceaccount.com, uniqueId: \"100000000000000000002\"}\n",
+        "    - {email: report-aws@acme-prod.iam.gserviceaccount.com, uniqueId: \"100000000000000000002\"}\n    - {email: ingest-aws@acme-prod.iam.gserviceaccount.com, uniqueId: \"100000000000000000001\"}\n",
+    );
+    let shuffled = format!(
+        "{head}federations:\n{}",
+        reordered.iter().fold(String::new(), |mut acc, item| {
+            acc.push_str("  - name: ");
+            acc.push_str(item);
+            acc
+        })
+    );
+    assert_ne!(shuffled, text);
+    let path = dir.path().join("shuffled.yaml");
+    std::fs::write(&path, &shuffled).unwrap();
+    let options = crossfed::render::RenderOptions {
+        spec_name: "spec.yaml".into(),
+    };
+    let a = crossfed::render::plan(
+        &crossfed::validate::validate("spec.yaml", &text).unwrap(),
+        &options,
+    )
+    .unwrap();
+    let b = crossfed::render::plan(
+        &crossfed::validate::validate("spec.yaml", &shuffled).unwrap(),
+        &options,
+    )
+    .unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_crossfed"))
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert!(
+            String::from_utf8(out.stdout).unwrap().contains("render"),
+            "{shell}"
+        );
+    }
+}
+
+#[test]
+fn explain_describes_a_federation_chain() {
+    let out = Command::new(env!("CARGO_BIN_EXE_crossfed"))
+        .args([
+            "explain",
+            "eks-uploader",
+            "--spec",
+            "fixtures/valid/eks-oidc-impersonation.yaml",
+        ])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.bind(|| {
+        insta::assert_snapshot!(
+            "explain-eks-uploader",
+            String::from_utf8(out.stdout).unwrap()
+        );
+    });
+}
