@@ -1,4 +1,4 @@
-//! `cargo bench`: how long validate → plan → check take on large specs.
+//! `cargo bench`: how long validate → render take on large specs (what `check` does before diffing).
 //!
 //! Target: a spec of 200 federations validates and renders in under 200 ms, so `crossfed check`
 //! is fast enough for a pre-commit hook. Prints the median of several runs and fails (exit 1)

@@ -755,16 +755,17 @@ fn federation(
             .at_key(),
         );
     }
+    let kubernetes = |cluster_kind, cluster: &str, issuer: String| Source::Kubernetes {
+        cluster_kind,
+        cluster: cluster.to_owned(),
+        issuer,
+        namespace: from.namespace.clone().unwrap_or_default(),
+        service_account: from.service_account.clone().unwrap_or_default(),
+        containers: containers.clone(),
+    };
     let source = if let Some(name) = &from.gke {
         match world.gke_clusters.get(name) {
-            Some(k) => Some(Source::Kubernetes {
-                cluster_kind: ClusterKind::Gke,
-                cluster: k.name.clone(),
-                issuer: k.issuer(),
-                namespace: from.namespace.clone().unwrap_or_default(),
-                service_account: from.service_account.clone().unwrap_or_default(),
-                containers: containers.clone(),
-            }),
+            Some(k) => Some(kubernetes(ClusterKind::Gke, &k.name, k.issuer())),
             None => {
                 c.unknown(
                     at("/from/gke"),
@@ -778,14 +779,7 @@ fn federation(
         }
     } else if let Some(name) = &from.eks {
         match world.eks_clusters.get(name) {
-            Some(k) => Some(Source::Kubernetes {
-                cluster_kind: ClusterKind::Eks,
-                cluster: k.name.clone(),
-                issuer: k.issuer.clone(),
-                namespace: from.namespace.clone().unwrap_or_default(),
-                service_account: from.service_account.clone().unwrap_or_default(),
-                containers: containers.clone(),
-            }),
+            Some(k) => Some(kubernetes(ClusterKind::Eks, &k.name, k.issuer.clone())),
             None => {
                 c.unknown(
                     at("/from/eks"),
