@@ -1270,9 +1270,14 @@ fn federation(
                 .clone()
                 .unwrap_or_else(|| default_provider_id(&source));
             if provider.len() < 4 || provider.len() > 32 || provider.starts_with("gcp-") {
+                let (pointer, what) = if via.provider.is_some() {
+                    (via_at("/provider"), "provider id")
+                } else {
+                    (at("/from"), "derived provider id")
+                };
                 c.push(
-                    Diagnostic::error(Code::CloudLimit, at("/from"), format!("the derived provider id `{provider}` is not a valid provider id"))
-                        .help("set `via.provider` to 4-32 lowercase letters, digits and `-`, not starting with `gcp-`")
+                    Diagnostic::error(Code::CloudLimit, pointer, format!("the {what} `{provider}` is not a valid provider id"))
+                        .help("set `via.provider` to 4-32 lowercase letters, digits and `-`, not starting with `gcp-` (GCP reserves that prefix)")
                         .at_key(),
                 );
             }
