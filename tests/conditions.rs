@@ -255,3 +255,63 @@ fn audiences_agree_between_provider_token_and_config() {
         }
     }
 }
+
+#[test]
+fn ec2_credential_config_has_exactly_the_gcloud_fields() {
+    let spec = spec("ec2-to-gcs-impersonation.yaml");
+    let plan = crossfed::render::plan(
+        &spec,
+        &RenderOptions {
+            spec_name: "x".into(),
+        },
+    )
+    .unwrap();
+    let config: serde_json::Value = serde_json::from_str(
+        &plan["gcp/acme-data/pools/aws-pool/credential-configs/ec2-gcs-uploader.json"],
+    )
+    .unwrap();
+    let keys: Vec<&str> = config
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "universe_domain",
+            "type",
+            "audience",
+            "subject_token_type",
+            "token_url",
+            "credential_source",
+            "service_account_impersonation_url",
+            "service_account_impersonation"
+        ]
+    );
+    let source: Vec<&str> = config["credential_source"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        source,
+        [
+            "environment_id",
+            "region_url",
+            "url",
+            "regional_cred_verification_url",
+            "imdsv2_session_token_url"
+        ]
+    );
+    assert_eq!(
+        config["subject_token_type"],
+        "urn:ietf:params:aws:token-type:aws4_request"
+    );
+    // The EC2 host gets the very same bytes.
+    assert_eq!(
+        plan["hosts/ec2/ec2-gcs-uploader/credential-configuration.json"],
+        plan["gcp/acme-data/pools/aws-pool/credential-configs/ec2-gcs-uploader.json"]
+    );
+}
