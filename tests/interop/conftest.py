@@ -69,3 +69,4 @@ def fixture_ids() -> list[str]:
 @pytest.fixture(params=fixture_ids())
 def tree(request, render_tree) -> rendered_mod.Rendered:
     return render_tree(request.param)
+

@@ -216,16 +216,13 @@ def gce_units(host_dir: Path) -> tuple[str, list[list[str]]]:
     """(RuntimeDirectory, ExecStart argv lists) of the host's token refresher service."""
     services = sorted(host_dir.glob("*.service"))
     assert len(services) == 1, f"{host_dir}: expected one systemd service, found {services}"
-    unit = configparser.ConfigParser(strict=False, interpolation=None)
-    # systemd allows repeated keys (ExecStart=); keep them all.
-    lines = services[0].read_text().splitlines()
+    # Read by hand: systemd repeats keys (ExecStart=), which configparser refuses.
     runtime, execs = None, []
-    for line in lines:
+    for line in services[0].read_text().splitlines():
         if line.startswith("RuntimeDirectory="):
             runtime = line.split("=", 1)[1]
         elif line.startswith("ExecStart="):
             execs.append(shlex.split(line.split("=", 1)[1]))
-    del unit
     assert runtime and execs, f"{services[0]}: no RuntimeDirectory= or ExecStart="
     return runtime, execs
 

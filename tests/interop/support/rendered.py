@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -164,6 +163,3 @@ def render(binary: str, spec_path: Path, out: Path, cwd: Path) -> None:
     )
     assert r.returncode == 0, f"`crossfed render {spec_path.name}` failed ({r.returncode}):\n{r.stdout}\n{r.stderr}"
 
-
-def shell_words(line: str) -> list[str]:
-    return shlex.split(line)
