@@ -16,6 +16,11 @@ import pytest
 from support import rendered as rendered_mod
 from support import spec as spec_mod
 
+# Every server the suite talks to is on 127.0.0.1: never through a proxy from the caller's env.
+for _var in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+    os.environ.pop(_var, None)
+os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 VALID = sorted((REPO / "fixtures" / "valid").glob("*.yaml"))

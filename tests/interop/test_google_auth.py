@@ -234,6 +234,19 @@ def test_mutation_broken_credential_config_fails(render_tree, tmp_path, monkeypa
     print(f"{label}: {field} broken -> {type(err.value).__name__}: {str(err.value).splitlines()[0]}")
 
 
+@pytest.mark.parametrize(("source", "field", "misspelt"), [("eks", "credential_source", "credential_sorce"), ("ec2", "audience", "audiance")])
+def test_mutation_misspelt_field_name_in_credential_config_fails(render_tree, tmp_path, monkeypatch, source, field, misspelt):
+    tree, fed, label, data = _a_config(render_tree, source)
+    broken = copy.deepcopy(data)
+    broken[misspelt] = broken.pop(field)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(broken))
+    # Whatever way google-auth refuses it (for a missing `audience` it crashes on None).
+    with monkeypatch.context() as mp, pytest.raises(Exception) as err:  # noqa: PT011
+        refresh_file(tree, fed, bad, tmp_path / "bad", mp)
+    print(f"{label}: {field} misspelt -> {type(err.value).__name__}: {str(err.value).splitlines()[0]}")
+
+
 def test_transport_refuses_unknown_hosts():
     request = gstub.LoopbackRequest({})
     with pytest.raises(google.auth.exceptions.TransportError, match="refuses"):

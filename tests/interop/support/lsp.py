@@ -112,15 +112,16 @@ class Client:
         )
         return uri
 
-    def diagnostics(self, uri: str, timeout: float = 30, settle: float = 0.75) -> list[dict]:
+    def diagnostics(self, uri: str, timeout: float = 30, settle: float = 0.75, expect_some: bool = False) -> list[dict]:
         """The last diagnostics published for `uri`, once the server has been quiet for `settle`
-        seconds after the first publication (it may publish again when the schema loads)."""
+        seconds after a publication (it may publish again when the schema loads). With
+        `expect_some`, empty publications do not count: it waits for the first non-empty one."""
         deadline = time.monotonic() + timeout
         latest = None
         quiet_until = None
         while True:
             now = time.monotonic()
-            if latest is not None and now >= quiet_until:
+            if latest is not None and now >= quiet_until and (latest or not expect_some):
                 return latest
             if now >= deadline:
                 if latest is not None:
