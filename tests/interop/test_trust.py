@@ -13,6 +13,7 @@ import json
 
 import pytest
 
+from conftest import fixture_ids
 from support import matrix, trust
 
 
@@ -97,8 +98,6 @@ def test_google_aud_is_azp_and_oaud_is_aud():
 
 
 def _first_aws_tree(render_tree, kind: str):
-    from conftest import fixture_ids
-
     for stem in fixture_ids():
         t = render_tree(stem)
         for fed in t.spec.aws:
@@ -139,8 +138,6 @@ def test_mutation_missing_condition_fails(render_tree, kind, dropped):
 
 
 def test_mutation_missing_workload_identity_binding_fails(render_tree):
-    from conftest import fixture_ids
-
     for stem in fixture_ids():
         t = render_tree(stem)
         for fed in t.spec.aws:

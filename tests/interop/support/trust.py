@@ -82,12 +82,8 @@ def _condition_holds(operator: str, key: str, expected, ctx: dict[str, list[str]
     if base is None or qualifier not in ("", "ForAnyValue", "ForAllValues"):
         raise Unsupported(f"condition operator `{operator}`")
     wanted = [str(x) for x in _listify(expected)]
-    actual = ctx.get(key)
-    if not isinstance(key, str) or key.lower() not in {k.lower() for k in ctx}:
-        # An unknown key is absent from the request; IAM keys are case-insensitive.
-        actual = None
-    else:
-        actual = next(v for k, v in ctx.items() if k.lower() == key.lower())
+    # Condition key names are case-insensitive; a key the request does not carry is absent.
+    actual = next((v for k, v in ctx.items() if k.lower() == key.lower()), None)
 
     def one(value: str) -> bool:
         hit = any((value == w) if base == "eq" else _like(w, value) for w in wanted)
