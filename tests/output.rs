@@ -223,8 +223,11 @@ fn user_files_survive_and_renames_prune_only_owned_files() {
     let gone: Vec<&String> = before.keys().filter(|k| !after.contains_key(*k)).collect();
     assert_eq!(
         gone,
-        ["kubernetes/prod/ingest/patch-ingest-worker.yaml"],
-        "only the renamed federation's file was removed"
+        [
+            "kubernetes/prod/ingest/cronjob/patch-ingest-worker.yaml",
+            "kubernetes/prod/ingest/patch-ingest-worker.yaml"
+        ],
+        "only the renamed federation's files were removed"
     );
     assert_eq!(check(&renamed, &out).status.code(), Some(0));
 }

@@ -3,7 +3,8 @@
 //!
 //! crossfed does not know the user's Deployments, so it cannot apply the patches itself: each
 //! patch is a Deployment-shaped fragment (`spec.template.spec`, which also fits StatefulSets,
-//! DaemonSets and Jobs) that users list under `patches:` with a `target` naming their workload.
+//! DaemonSets and Jobs), with a CronJob-shaped twin under `cronjob/`, that users list under
+//! `patches:` with a `target` naming their workload.
 //! Patches of one ServiceAccount touch disjoint volumes and variables, so they compose when a
 //! workload federates both ways. The kustomization lists the resources (ServiceAccounts,
 //! ConfigMaps), so `kubectl apply -k` works on each namespace folder.
@@ -67,17 +68,30 @@ fn aws_web_identity_env(target: &Target, token_file: &str) -> Vec<Value> {
 }
 
 /// A Deployment-shaped strategic-merge patch.
-fn patch(name: &str, service_account: &str, pod: Value) -> Value {
+/// The workload shapes a pod patch comes in: the pod template sits at `spec.template` in
+/// Deployments (and StatefulSets, DaemonSets, Jobs), and at `spec.jobTemplate.spec.template` in
+/// CronJobs.
+#[derive(Debug, Clone, Copy)]
+enum Shape {
+    Deployment,
+    CronJob,
+}
+
+/// A strategic-merge patch of the given shape.
+fn patch(shape: Shape, name: &str, service_account: &str, pod: &Value) -> Value {
     let mut spec = json!({"serviceAccountName": service_account});
     if let (Value::Object(spec), Value::Object(pod)) = (&mut spec, pod) {
-        spec.extend(pod);
+        spec.extend(pod.clone());
     }
-    json!({
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {"template": {"spec": spec}},
-    })
+    let template = json!({"template": {"spec": spec}});
+    match shape {
+        Shape::Deployment => {
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name}, "spec": template})
+        }
+        Shape::CronJob => {
+            json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": name}, "spec": {"jobTemplate": {"spec": template}}})
+        }
+    }
 }
 
 fn app_containers(containers: &[String], env: &[Value], mounts: &[Value]) -> Vec<Value> {
@@ -301,19 +315,33 @@ pub fn render(spec: &Spec, header: &Header, files: &mut FilePlan) {
             let Some(pod) = pod_fragment(workload, f, &config_name) else {
                 continue;
             };
-            let patch_header = Header {
-                text: format!(
-                    "{}\n# Patch for the workload that runs as ServiceAccount {namespace}/{} (federation {}). Apply it with\n# kustomize: patches: [{{path: patch-{}.yaml, target: {{kind: Deployment, name: YOUR-APP}}}}]",
-                    header.text(),
-                    workload.service_account,
-                    f.name,
-                    f.name
+            for (shape, file, kind, example) in [
+                (
+                    Shape::Deployment,
+                    format!("patch-{}.yaml", f.name),
+                    "Deployment",
+                    "YOUR-APP",
                 ),
-            };
-            files.insert(
-                format!("{dir}/patch-{}.yaml", f.name),
-                to_yaml(&patch_header, &[patch(ksa, ksa, pod)]),
-            );
+                (
+                    Shape::CronJob,
+                    format!("cronjob/patch-{}.yaml", f.name),
+                    "CronJob",
+                    "YOUR-JOB",
+                ),
+            ] {
+                let patch_header = Header {
+                    text: format!(
+                        "{}\n# Patch for a {kind} that runs as ServiceAccount {namespace}/{} (federation {}). Apply it with\n# kustomize: patches: [{{path: {file}, target: {{kind: {kind}, name: {example}}}}}]",
+                        header.text(),
+                        workload.service_account,
+                        f.name,
+                    ),
+                };
+                files.insert(
+                    format!("{dir}/{file}"),
+                    to_yaml(&patch_header, &[patch(shape, ksa, ksa, &pod)]),
+                );
+            }
         }
     }
     for (dir, mut resources) in namespaces {

@@ -157,6 +157,68 @@ def test_patched_workloads_are_valid(tree, tmp_path, version):
     assert not problems, "\n".join(problems)
 
 
+BASE_CRONJOB = {
+    "apiVersion": "batch/v1",
+    "kind": "CronJob",
+    "metadata": {"name": "your-job"},
+    "spec": {
+        "schedule": "0 * * * *",
+        "jobTemplate": {
+            "spec": {
+                "template": {
+                    "spec": {
+                        "restartPolicy": "OnFailure",
+                        "containers": [{"name": "app", "image": "registry.example/your-job:1.0"}],
+                    }
+                }
+            }
+        },
+    },
+}
+
+
+def patched_cronjob(patch: Path, work: Path) -> list[dict]:
+    """Applies a rendered CronJob patch (kubernetes/<c>/<ns>/cronjob/patch-<f>.yaml) the way its header says."""
+    folder = patch.parent.parent
+    work.mkdir(parents=True)
+    shutil.copytree(folder, work / "crossfed")
+    (work / "cronjob.yaml").write_text(yaml.safe_dump(BASE_CRONJOB))
+    shutil.copy(patch, work / patch.name)
+    ns = yaml.safe_load((folder / "kustomization.yaml").read_text())["namespace"]
+    (work / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "namespace": ns,
+                "resources": ["crossfed", "cronjob.yaml"],
+                "patches": [{"path": patch.name, "target": {"kind": "CronJob", "name": "your-job"}}],
+            }
+        )
+    )
+    return kustomize(work)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_patched_cronjobs_are_valid(tree, tmp_path, version):
+    """Every pod patch has a CronJob twin; applied to a CronJob it yields the same pod as the Deployment patch."""
+    problems = []
+    for i, patch in enumerate(tree.patches()):
+        twin = patch.parent / "cronjob" / patch.name
+        assert twin.is_file(), f"{tree.rel(patch)} has no CronJob twin at {tree.rel(twin)}"
+        out = patched_cronjob(twin, tmp_path / f"cron-{i}")
+        problems += [f"{tree.rel(twin)} applied: {e}" for doc in out for e in k8s_errors(doc, version)]
+        cron_pod = next(d for d in out if d["kind"] == "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        deployment = next(d for d in patched_deployment(patch, tmp_path / f"deploy-{i}") if d["kind"] == "Deployment")
+        deploy_pod = deployment["spec"]["template"]["spec"]
+        cron_pod = {k: v for k, v in cron_pod.items() if k != "restartPolicy"}
+        cron_pod["containers"] = [{k: v for k, v in c.items() if k != "image"} for c in cron_pod["containers"]]
+        deploy_pod["containers"] = [{k: v for k, v in c.items() if k != "image"} for c in deploy_pod["containers"]]
+        if cron_pod != deploy_pod:
+            problems.append(f"{tree.rel(twin)}: the CronJob pod differs from the Deployment pod")
+    assert not problems, "\n".join(problems)
+
+
 # --- mutations -------------------------------------------------------------------------------------
 
 
