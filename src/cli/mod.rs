@@ -107,8 +107,8 @@ pub enum Planned {
 pub fn plan_spec(path: &Path) -> Result<Planned, Failure> {
     let source = read_spec(path)?;
     let file = path.display().to_string();
-    let (spec, index) = match crossfed::validate::validate_with_index(&file, &source) {
-        Ok(ok) => ok,
+    let spec = match crossfed::validate::validate(&file, &source) {
+        Ok(spec) => spec,
         Err(report) => return Ok(Planned::Invalid(report.to_text())),
     };
     // Headers name the spec as given when relative; an absolute path would differ per machine.
@@ -125,9 +125,6 @@ pub fn plan_spec(path: &Path) -> Result<Planned, Failure> {
         Ok(plan) => Ok(Planned::Plan(crossfed::output::with_manifest(
             plan, &spec_name, &source,
         ))),
-        Err(crossfed::render::RenderError::Limits(diagnostics)) => Ok(Planned::Invalid(
-            crossfed::diag::Report::new(&file, &source, &index, diagnostics).to_text(),
-        )),
         Err(e) => Err(Failure::Refused(e.to_string())),
     }
 }

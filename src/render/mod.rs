@@ -38,9 +38,6 @@ pub struct RenderOptions {
 /// Why a plan could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    /// The spec breaks a limit that only shows once artifacts are built (e.g. policy size).
-    #[error("the spec breaks limits of the rendered artifacts")]
-    Limits(Vec<Diagnostic>),
     /// A template failed: a crossfed bug.
     #[error(
         "template `{name}` failed to render (this is a crossfed bug, please report it): {message}"
@@ -55,14 +52,12 @@ pub enum RenderError {
 
 /// Renders every artifact of `spec`.
 ///
+/// A [`Spec`] can only come from `validate`, which has already run [`check_limits`], so every
+/// artifact is within its cloud's limits here.
+///
 /// # Errors
-/// [`RenderError::Limits`] when an artifact would break a cloud limit, [`RenderError::Template`]
-/// on a template bug.
+/// [`RenderError::Template`] on a template bug.
 pub fn plan(spec: &Spec, options: &RenderOptions) -> Result<FilePlan, RenderError> {
-    let limits = check_limits(spec);
-    if !limits.is_empty() {
-        return Err(RenderError::Limits(limits));
-    }
     let mut files = FilePlan::new();
     let header = Header::new(&options.spec_name);
     aws::render(spec, &header, &mut files)?;

@@ -10,7 +10,6 @@ pub mod semantic;
 
 use crate::config::RawSpec;
 use crate::config::load::parse_yaml;
-use crate::config::span_index::SpanIndex;
 use crate::diag::{Code, Diagnostic, Report};
 use crate::model::Spec;
 
@@ -62,13 +61,4 @@ pub fn validate(file: &str, source: &str) -> Result<Spec, Report> {
         }
         _ => Err(Report::new(file, source, &index, diagnostics)),
     }
-}
-
-/// Validates and also returns the span index (for renderers' post-checks that report positions).
-///
-/// # Errors
-/// As [`validate`].
-pub fn validate_with_index(file: &str, source: &str) -> Result<(Spec, SpanIndex), Report> {
-    let spec = validate(file, source)?;
-    Ok((spec, SpanIndex::build(source)))
 }
