@@ -1445,7 +1445,7 @@ fn cross_federation(c: &mut Checker<'_>, federations: &[(usize, Federation)]) {
 
     // A pod carries one set of AWS_* variables: one AWS role per Kubernetes service account
     // through environment variables.
-    let mut aws_env: BTreeMap<(String, String, String), (usize, String)> = BTreeMap::new();
+    let mut aws_env: BTreeMap<(String, String, String), String> = BTreeMap::new();
     for (i, f) in federations {
         let (
             Source::Kubernetes {
@@ -1467,13 +1467,13 @@ fn cross_federation(c: &mut Checker<'_>, federations: &[(usize, Federation)]) {
             continue;
         }
         let key = (cluster.clone(), namespace.clone(), service_account.clone());
-        if let Some((_, other)) = aws_env.get(&key) {
+        if let Some(other) = aws_env.get(&key) {
             c.push(
                 Diagnostic::error(Code::Inconsistent, format!("/federations/{i}/to/awsRole"), format!("service account `{namespace}/{service_account}` in `{cluster}` already assumes `{other}` through `AWS_ROLE_ARN`"))
                     .help("a pod has one `AWS_ROLE_ARN`: federate one role per service account, or use `tokenDelivery: credentialProcess`, which gives each role its own AWS profile"),
             );
         } else {
-            aws_env.insert(key, (*i, arn.clone()));
+            aws_env.insert(key, arn.clone());
         }
     }
     // A pod has one GOOGLE_APPLICATION_CREDENTIALS: one GCP federation per Kubernetes service account.
