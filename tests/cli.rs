@@ -1,5 +1,7 @@
 //! The binary end to end: exit codes, help texts, the checked-in schema, `init`.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -13,14 +15,6 @@ fn root() -> PathBuf {
 
 fn run(args: &[&str]) -> Output {
     bin().args(args).current_dir(root()).output().unwrap()
-}
-
-fn settings() -> insta::Settings {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path("snapshots");
-    settings.set_prepend_module_to_snapshot(false);
-    settings.set_omit_expression(true);
-    settings
 }
 
 fn fixtures(kind: &str) -> Vec<String> {
@@ -50,7 +44,7 @@ fn checked_in_schema_matches_the_derived_one() {
 
 #[test]
 fn schema_snapshot() {
-    settings()
+    common::snapshot_settings()
         .bind(|| insta::assert_snapshot!("schema", crossfed::validate::schema::json_schema_text()));
 }
 
@@ -88,7 +82,7 @@ fn json_format_lists_diagnostics() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     let items: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    settings().bind(|| insta::assert_json_snapshot!("validate-json", items));
+    common::snapshot_settings().bind(|| insta::assert_json_snapshot!("validate-json", items));
     let out = run(&[
         "validate",
         "fixtures/valid/quickstart.yaml",
@@ -175,7 +169,7 @@ fn help_texts() {
         .collect();
     commands.sort();
     assert!(commands.len() >= 4, "{top}");
-    settings().bind(|| {
+    common::snapshot_settings().bind(|| {
         insta::assert_snapshot!("help", top);
         for command in commands {
             let out = run(&[&command, "--help"]);

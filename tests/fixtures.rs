@@ -1,15 +1,9 @@
 //! Golden snapshots over `fixtures/`: the resolved model of every valid spec and the diagnostics,
 //! exactly as users see them, of every invalid one. Adding a case means adding a file.
 
-use std::path::Path;
+mod common;
 
-fn settings() -> insta::Settings {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path("snapshots");
-    settings.set_prepend_module_to_snapshot(false);
-    settings.set_omit_expression(true);
-    settings
-}
+use std::path::Path;
 
 /// The path as the user would type it from the repository root.
 fn relative(path: &Path) -> String {
@@ -22,7 +16,7 @@ fn relative(path: &Path) -> String {
 
 #[test]
 fn valid_fixtures_resolve() {
-    settings().bind(|| {
+    common::snapshot_settings().bind(|| {
         insta::glob!("../fixtures/valid", "*.yaml", |path| {
             let source = std::fs::read_to_string(path).unwrap();
             let spec = crossfed::validate::validate(&relative(path), &source)
@@ -34,7 +28,7 @@ fn valid_fixtures_resolve() {
 
 #[test]
 fn invalid_fixtures_report_every_error() {
-    settings().bind(|| {
+    common::snapshot_settings().bind(|| {
         insta::glob!("../fixtures/invalid", "*.yaml", |path| {
             let source = std::fs::read_to_string(path).unwrap();
             let report = crossfed::validate::validate(&relative(path), &source)

@@ -1,6 +1,8 @@
 //! The output directory end to end, on the binary: ownership, atomic commits, recovery, pruning,
 //! and `check`.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -336,11 +338,7 @@ fn explain_describes_a_federation_chain() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path("snapshots");
-    settings.set_prepend_module_to_snapshot(false);
-    settings.set_omit_expression(true);
-    settings.bind(|| {
+    common::snapshot_settings().bind(|| {
         insta::assert_snapshot!(
             "explain-eks-uploader",
             String::from_utf8(out.stdout).unwrap()

@@ -2,6 +2,8 @@
 //! tree must have (trust never wider than the spec, scripts shellcheck-clean, YAML/JSON parse,
 //! determinism).
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -50,11 +52,7 @@ fn combined(plan: &FilePlan) -> String {
 
 #[test]
 fn rendered_trees() {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path("snapshots");
-    settings.set_prepend_module_to_snapshot(false);
-    settings.set_omit_expression(true);
-    settings.bind(|| {
+    common::snapshot_settings().bind(|| {
         insta::glob!("../fixtures/valid", "*.yaml", |path| {
             let (_, plan) = plan_of(path);
             insta::assert_snapshot!(combined(&plan));

@@ -107,25 +107,32 @@ BASE_DEPLOYMENT = {
 }
 
 
-def patched_deployment(patch: Path, work: Path) -> list[dict]:
-    """Applies a rendered pod patch the way its header says, with the rendered folder as a base."""
+def patched(patch: Path, folder: Path, work: Path, base: dict) -> list[dict]:
+    """Applies a rendered pod patch the way its header says (kustomize `patches` with a target),
+    on top of `base` and the rendered namespace `folder` (the patch's own folder, or its parent
+    for the CronJob twins under cronjob/)."""
     work.mkdir(parents=True)
-    shutil.copytree(patch.parent, work / "crossfed")
-    (work / "deployment.yaml").write_text(yaml.safe_dump(BASE_DEPLOYMENT))
+    shutil.copytree(folder, work / "crossfed")
+    (work / "workload.yaml").write_text(yaml.safe_dump(base))
     shutil.copy(patch, work / patch.name)
-    ns = yaml.safe_load((patch.parent / "kustomization.yaml").read_text())["namespace"]
+    ns = yaml.safe_load((folder / "kustomization.yaml").read_text())["namespace"]
+    target = {"kind": base["kind"], "name": base["metadata"]["name"]}
     (work / "kustomization.yaml").write_text(
         yaml.safe_dump(
             {
                 "apiVersion": "kustomize.config.k8s.io/v1beta1",
                 "kind": "Kustomization",
                 "namespace": ns,
-                "resources": ["crossfed", "deployment.yaml"],
-                "patches": [{"path": patch.name, "target": {"kind": "Deployment", "name": "your-app"}}],
+                "resources": ["crossfed", "workload.yaml"],
+                "patches": [{"path": patch.name, "target": target}],
             }
         )
     )
     return kustomize(work)
+
+
+def patched_deployment(patch: Path, work: Path) -> list[dict]:
+    return patched(patch, patch.parent, work, BASE_DEPLOYMENT)
 
 
 def wiring_problems(out: list[dict]) -> list[str]:
@@ -178,25 +185,8 @@ BASE_CRONJOB = {
 
 
 def patched_cronjob(patch: Path, work: Path) -> list[dict]:
-    """Applies a rendered CronJob patch (kubernetes/<c>/<ns>/cronjob/patch-<f>.yaml) the way its header says."""
-    folder = patch.parent.parent
-    work.mkdir(parents=True)
-    shutil.copytree(folder, work / "crossfed")
-    (work / "cronjob.yaml").write_text(yaml.safe_dump(BASE_CRONJOB))
-    shutil.copy(patch, work / patch.name)
-    ns = yaml.safe_load((folder / "kustomization.yaml").read_text())["namespace"]
-    (work / "kustomization.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "kustomize.config.k8s.io/v1beta1",
-                "kind": "Kustomization",
-                "namespace": ns,
-                "resources": ["crossfed", "cronjob.yaml"],
-                "patches": [{"path": patch.name, "target": {"kind": "CronJob", "name": "your-job"}}],
-            }
-        )
-    )
-    return kustomize(work)
+    """A CronJob twin (kubernetes/<c>/<ns>/cronjob/patch-<f>.yaml) applied to a sample CronJob."""
+    return patched(patch, patch.parent.parent, work, BASE_CRONJOB)
 
 
 @pytest.mark.parametrize("version", VERSIONS)
