@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use crossfed::render::RenderOptions;
+use crossfed::pipeline::{SpecText, render_files};
 
 /// A spec with `n` federations spread over every method.
 fn spec(n: usize) -> String {
@@ -61,16 +61,16 @@ fn main() {
     let mut missed = false;
     for n in [10, 50, 200] {
         let text = spec(n);
-        let options = RenderOptions {
-            spec_name: "bench.yaml".into(),
-        };
         let mut samples = Vec::new();
         let mut files = 0;
         for _ in 0..7 {
             let start = Instant::now();
-            let spec = crossfed::validate::validate("bench.yaml", &text)
-                .unwrap_or_else(|r| panic!("{}", r.to_text()));
-            let plan = crossfed::render::plan(&spec, &options).unwrap();
+            let plan = render_files(SpecText {
+                file: "bench.yaml",
+                name: "bench.yaml",
+                source: &text,
+            })
+            .unwrap_or_else(|e| panic!("{e:?}"));
             files = plan.len();
             samples.push(start.elapsed());
         }

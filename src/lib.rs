@@ -2,8 +2,10 @@
 //! from one declarative spec.
 //!
 //! The pipeline is a chain of pure stages, one module each: [`config`] (the spec as written and
-//! its YAML loader) → [`validate`] (schema + semantic checks, producing [`model::Spec`]) →
-//! rendering → writing. Only the CLI touches the terminal and only the writer touches the disk.
+//! its YAML loader) → [`validate`] (schema + semantic checks, producing [`model::Spec`], then
+//! [`plan`], whose limits it checks) → [`render`] (the plan as in-memory files) → [`output`]
+//! (writing). [`pipeline`] chains them. Only the CLI touches the terminal and only the writer
+//! touches the disk.
 
 #![deny(missing_docs)]
 
@@ -11,6 +13,8 @@ pub mod config;
 pub mod diag;
 pub mod model;
 pub mod output;
+pub mod pipeline;
+pub mod plan;
 pub mod render;
 pub mod validate;
 

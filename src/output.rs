@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
-use crate::render::FilePlan;
+use crate::render::{FilePlan, Mode, PlannedFile};
 
 /// Folder of crossfed's own state inside the output directory.
 pub const STATE_DIR: &str = ".crossfed";
@@ -131,21 +131,19 @@ pub fn with_manifest(mut plan: FilePlan, spec_name: &str, spec_source: &str) -> 
         spec_sha256: sha256(spec_source.as_bytes()),
         files: plan
             .iter()
-            .map(|(path, content)| (path.clone(), sha256(content.as_bytes())))
+            .map(|(path, file)| (path.clone(), sha256(file.content.as_bytes())))
             .collect(),
     };
     plan.insert(
         MANIFEST.to_owned(),
-        crate::render::to_json(&serde_json::to_value(&manifest).expect("a manifest serializes")),
+        PlannedFile::data(
+            crate::render::to_json(
+                &serde_json::to_value(&manifest).expect("a manifest serializes"),
+            ),
+            &std::collections::BTreeSet::new(),
+        ),
     );
     plan
-}
-
-/// Whether a generated file is a program (gets mode 0755).
-#[must_use]
-pub fn is_executable(path: &str) -> bool {
-    Path::new(path).extension().is_some_and(|e| e == "sh")
-        || path.ends_with("/aws-credential-process")
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
@@ -327,13 +325,13 @@ pub fn write(dir: &Path, plan: &FilePlan, fault: Fault) -> Result<Summary, Outpu
         .map(|m| m.files.into_keys().collect())
         .unwrap_or_default();
     let mut summary = Summary::default();
-    let mut to_write: Vec<(&String, &String)> = Vec::new();
-    for (relative, content) in plan.iter().filter(|(p, _)| p.as_str() != MANIFEST) {
+    let mut to_write: Vec<(&String, &PlannedFile)> = Vec::new();
+    for (relative, file) in plan.iter().filter(|(p, _)| p.as_str() != MANIFEST) {
         let path = dir.join(relative);
         match read_existing(&path) {
-            Ok(Some(bytes)) if bytes == content.as_bytes() => summary.unchanged += 1,
+            Ok(Some(bytes)) if bytes == file.content.as_bytes() => summary.unchanged += 1,
             Ok(Some(_)) if !owned.contains(relative) => return Err(OutputError::NotOwned { path }),
-            Ok(_) => to_write.push((relative, content)),
+            Ok(_) => to_write.push((relative, file)),
             // A directory where a file should go, or unreadable: not ours to replace.
             Err(_) if path.is_dir() => return Err(OutputError::NotOwned { path }),
             Err(e) => return Err(e),
@@ -347,14 +345,18 @@ pub fn write(dir: &Path, plan: &FilePlan, fault: Fault) -> Result<Summary, Outpu
 
     // Stage.
     let mut staged = Vec::new();
-    for (n, (relative, content)) in to_write.iter().enumerate() {
+    for (n, (relative, file)) in to_write.iter().enumerate() {
         let target = staged_path(&dir.join(relative));
         let result = if fault == Fault::Stage(n) {
             Err(OutputError::Injected(format!(
                 "failed while staging file {n}"
             )))
         } else {
-            write_durably(&target, content.as_bytes(), is_executable(relative))
+            write_durably(
+                &target,
+                file.content.as_bytes(),
+                file.mode == Mode::Executable,
+            )
         };
         if let Err(e) = result {
             for path in staged.iter().chain(std::iter::once(&target)) {
@@ -369,7 +371,10 @@ pub fn write(dir: &Path, plan: &FilePlan, fault: Fault) -> Result<Summary, Outpu
     let journal = Journal {
         renames: to_write.iter().map(|(p, _)| (*p).clone()).collect(),
         deletes: deletes.clone(),
-        manifest: plan.get(MANIFEST).cloned().unwrap_or_default(),
+        manifest: plan
+            .get(MANIFEST)
+            .map(|f| f.content.clone())
+            .unwrap_or_default(),
     };
     let journal_text = serde_json::to_string_pretty(&journal).expect("a journal serializes");
     replace_atomically(&dir.join(JOURNAL), journal_text.as_bytes())?;
@@ -413,7 +418,8 @@ pub struct Change {
 pub fn diff(dir: &Path, plan: &FilePlan) -> Result<Vec<Change>, OutputError> {
     let manifest = read_manifest(dir)?.unwrap_or_default();
     let mut changes = Vec::new();
-    for (relative, content) in plan {
+    for (relative, file) in plan {
+        let content = &file.content;
         let path = dir.join(relative);
         let existing = read_existing(&path)?;
         let old = existing

@@ -40,18 +40,27 @@ fn spec(name: &str) -> Spec {
         .join("fixtures/valid")
         .join(name);
     let source = std::fs::read_to_string(path).unwrap();
-    crossfed::validate::validate(name, &source).unwrap()
+    crossfed::validate::validate(name, &source).unwrap().spec
 }
 
-/// The `--attribute-condition` of every provider in a rendered tree, by provider id.
-fn conditions(spec: &Spec) -> Vec<(String, String)> {
-    let plan = crossfed::render::plan(
-        spec,
+/// Every file rendered for a validated spec: path → content.
+fn render(spec: &Spec) -> std::collections::BTreeMap<String, String> {
+    let plan = crossfed::plan::build(spec.clone());
+    crossfed::render::render(
+        &plan,
         &RenderOptions {
             spec_name: "x".into(),
         },
     )
-    .unwrap();
+    .unwrap()
+    .into_iter()
+    .map(|(path, file)| (path, file.content))
+    .collect()
+}
+
+/// The `--attribute-condition` of every provider in a rendered tree, by provider id.
+fn conditions(spec: &Spec) -> Vec<(String, String)> {
+    let plan = render(spec);
     let mut out = Vec::new();
     for (file, content) in plan
         .iter()
@@ -182,13 +191,7 @@ fn audiences_agree_between_provider_token_and_config() {
         "both-directions.yaml",
     ] {
         let spec = spec(fixture);
-        let plan = crossfed::render::plan(
-            &spec,
-            &RenderOptions {
-                spec_name: "x".into(),
-            },
-        )
-        .unwrap();
+        let plan = render(&spec);
         for f in &spec.federations {
             let Method::WorkloadIdentityPool {
                 pool,
@@ -259,13 +262,7 @@ fn audiences_agree_between_provider_token_and_config() {
 #[test]
 fn ec2_credential_config_has_exactly_the_gcloud_fields() {
     let spec = spec("ec2-to-gcs-impersonation.yaml");
-    let plan = crossfed::render::plan(
-        &spec,
-        &RenderOptions {
-            spec_name: "x".into(),
-        },
-    )
-    .unwrap();
+    let plan = render(&spec);
     let config: serde_json::Value = serde_json::from_str(
         &plan["gcp/acme-data/pools/aws-pool/credential-configs/ec2-gcs-uploader.json"],
     )

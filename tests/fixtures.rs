@@ -19,9 +19,9 @@ fn valid_fixtures_resolve() {
     common::snapshot_settings().bind(|| {
         insta::glob!("../fixtures/valid", "*.yaml", |path| {
             let source = std::fs::read_to_string(path).unwrap();
-            let spec = crossfed::validate::validate(&relative(path), &source)
+            let plan = crossfed::validate::validate(&relative(path), &source)
                 .unwrap_or_else(|report| panic!("{}", report.to_text()));
-            insta::assert_json_snapshot!(spec);
+            insta::assert_json_snapshot!(plan.spec);
         });
     });
 }

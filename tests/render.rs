@@ -8,7 +8,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crossfed::render::{FilePlan, RenderOptions};
+use crossfed::pipeline::{SpecText, render_files};
+use crossfed::render::{FilePlan, Mode};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -24,10 +25,15 @@ fn relative(path: &Path) -> String {
 fn plan_of(path: &Path) -> (crossfed::model::Spec, FilePlan) {
     let name = relative(path);
     let source = std::fs::read_to_string(path).unwrap();
-    let spec =
+    let plan =
         crossfed::validate::validate(&name, &source).unwrap_or_else(|r| panic!("{}", r.to_text()));
-    let plan = crossfed::render::plan(&spec, &RenderOptions { spec_name: name }).unwrap();
-    (spec, plan)
+    let files = render_files(SpecText {
+        file: &name,
+        name: &name,
+        source: &source,
+    })
+    .unwrap();
+    (plan.spec, files)
 }
 
 fn valid_fixtures() -> Vec<PathBuf> {
@@ -41,11 +47,11 @@ fn valid_fixtures() -> Vec<PathBuf> {
 
 fn combined(plan: &FilePlan) -> String {
     let mut out = String::new();
-    for (path, content) in plan {
+    for (path, file) in plan {
         out.push_str("==== ");
         out.push_str(path);
         out.push_str(" ====\n");
-        out.push_str(content);
+        out.push_str(&file.content);
     }
     out
 }
@@ -66,13 +72,22 @@ fn rendering_is_deterministic() {
         let (_, a) = plan_of(&path);
         let (_, b) = plan_of(&path);
         assert_eq!(a, b, "{}", path.display());
-        for (file, content) in &a {
+        for (file, planned) in &a {
+            let content = &planned.content;
             assert!(
                 content.ends_with('\n') && !content.ends_with("\n\n"),
                 "{file}: exactly one trailing newline"
             );
             assert!(!content.contains('\r'), "{file}: LF only");
         }
+    }
+}
+
+/// The values of a `StringEquals` condition: one string, or a list of them.
+fn values(value: &serde_json::Value) -> Vec<&str> {
+    match value {
+        serde_json::Value::Array(items) => items.iter().map(|v| v.as_str().unwrap()).collect(),
+        other => vec![other.as_str().unwrap()],
     }
 }
 
@@ -91,11 +106,11 @@ fn trust_policies_are_never_wider_than_the_spec() {
             .iter()
             .filter_map(|f| f.source.kubernetes_subject())
             .collect();
-        for (file, content) in plan
+        for (file, planned) in plan
             .iter()
             .filter(|(f, _)| f.ends_with("trust-policy.json"))
         {
-            let policy: serde_json::Value = serde_json::from_str(content).unwrap();
+            let policy: serde_json::Value = serde_json::from_str(&planned.content).unwrap();
             assert_eq!(policy["Version"], "2012-10-17");
             for statement in policy["Statement"].as_array().unwrap() {
                 assert_eq!(statement["Effect"], "Allow");
@@ -121,11 +136,12 @@ fn trust_policies_are_never_wider_than_the_spec() {
                 let principal = statement["Principal"]["Federated"].as_str().unwrap();
                 for value in equals.values() {
                     assert!(
-                        !value.as_str().unwrap().contains('*'),
+                        values(value).iter().all(|v| !v.contains('*')),
                         "{file}: no wildcards"
                     );
                 }
                 if principal == "accounts.google.com" {
+                    // Only the audience may list several values: aud and sub pin one account.
                     let aud = equals["accounts.google.com:aud"].as_str().unwrap();
                     assert!(
                         unique_ids.contains(aud),
@@ -144,11 +160,16 @@ fn trust_policies_are_never_wider_than_the_spec() {
                     let issuer = principal.split_once(":oidc-provider/").unwrap().1;
                     assert_eq!(equals.len(), 2, "{file}");
                     assert!(equals.contains_key(&format!("{issuer}:aud")), "{file}");
-                    let sub = equals[&format!("{issuer}:sub")].as_str().unwrap();
                     assert!(
-                        subjects.contains(sub),
-                        "{file}: {sub} is a declared service account"
+                        equals[&format!("{issuer}:aud")].is_string(),
+                        "{file}: one audience per statement"
                     );
+                    for sub in values(&equals[&format!("{issuer}:sub")]) {
+                        assert!(
+                            subjects.contains(sub),
+                            "{file}: {sub} is a declared service account"
+                        );
+                    }
                 }
             }
         }
@@ -159,7 +180,8 @@ fn trust_policies_are_never_wider_than_the_spec() {
 fn structured_files_parse() {
     for path in valid_fixtures() {
         let (_, plan) = plan_of(&path);
-        for (file, content) in &plan {
+        for (file, planned) in &plan {
+            let content = &planned.content;
             if Path::new(file).extension().is_some_and(|e| e == "json") {
                 serde_json::from_str::<serde_json::Value>(content)
                     .unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -192,7 +214,7 @@ fn generated_scripts_pass_shellcheck() {
         let (_, plan) = plan_of(path);
         let out = dir.path().join(n.to_string());
         crossfed::output::write(&out, &plan, crossfed::output::Fault::None).unwrap();
-        for file in plan.keys().filter(|f| crossfed::output::is_executable(f)) {
+        for (file, _) in plan.iter().filter(|(_, f)| f.mode == Mode::Executable) {
             scripts.push(out.join(file));
         }
     }
@@ -218,10 +240,10 @@ fn render_command_writes_the_plan() {
         String::from_utf8_lossy(&out.stderr)
     );
     let (_, plan) = plan_of(&root().join("fixtures/valid/gke-to-aws-walkthrough.yaml"));
-    for (file, content) in &plan {
+    for (file, planned) in &plan {
         assert_eq!(
-            &std::fs::read_to_string(dir.path().join(file)).unwrap(),
-            content
+            std::fs::read_to_string(dir.path().join(file)).unwrap(),
+            planned.content
         );
     }
     #[cfg(unix)]

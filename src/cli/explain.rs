@@ -38,8 +38,8 @@ pub fn run(args: &ExplainArgs) -> Result<Outcome, Failure> {
     if let Ok(source) = std::fs::read_to_string(&args.spec) {
         let file = args.spec.display().to_string();
         match crossfed::validate::validate(&file, &source) {
-            Ok(spec) => {
-                if let Some(text) = crossfed::render::summary::explain(&spec, topic) {
+            Ok(plan) => {
+                if let Some(text) = crossfed::render::summary::explain(&plan, topic) {
                     print!("{text}");
                     return Ok(Outcome::Success);
                 }

@@ -100,31 +100,24 @@ pub enum Planned {
     Invalid(String),
 }
 
-/// The one code path from a spec file to the tree that `render` writes and `check` compares.
+/// Reads the spec at `path` and plans its files ([`crossfed::pipeline::plan_files`]).
 ///
 /// # Errors
 /// When the spec cannot be read or a template fails.
 pub fn plan_spec(path: &Path) -> Result<Planned, Failure> {
     let source = read_spec(path)?;
     let file = path.display().to_string();
-    let spec = match crossfed::validate::validate(&file, &source) {
-        Ok(spec) => spec,
-        Err(report) => return Ok(Planned::Invalid(report.to_text())),
+    let name = crossfed::pipeline::spec_name(path);
+    let spec = crossfed::pipeline::SpecText {
+        file: &file,
+        name: &name,
+        source: &source,
     };
-    // Headers name the spec as given when relative; an absolute path would differ per machine.
-    let spec_name = if path.is_absolute() {
-        path.file_name()
-            .map_or_else(|| file.clone(), |n| n.to_string_lossy().into_owned())
-    } else {
-        file.clone()
-    };
-    let options = crossfed::render::RenderOptions {
-        spec_name: spec_name.clone(),
-    };
-    match crossfed::render::plan(&spec, &options) {
-        Ok(plan) => Ok(Planned::Plan(crossfed::output::with_manifest(
-            plan, &spec_name, &source,
-        ))),
+    match crossfed::pipeline::plan_files(spec) {
+        Ok(files) => Ok(Planned::Plan(files)),
+        Err(crossfed::pipeline::PipelineError::Invalid(report)) => {
+            Ok(Planned::Invalid(report.to_text()))
+        }
         Err(e) => Err(Failure::Refused(e.to_string())),
     }
 }

@@ -7,10 +7,13 @@
 
 use serde::Serialize;
 
-use super::kubernetes::credential_process_profile;
 use super::templates::{self, TEMPLATE_GCE_INSTALL, scripts};
-use super::{FilePlan, Header, RenderError};
-use crate::model::{Federation, Method, Source, Spec, Target, TokenDelivery};
+use super::{FilePlan, Header, PlannedFile, RenderError, credential_process_profile, to_json};
+use crate::model::{Federation, Method, Target, TokenDelivery};
+use crate::plan::Plan;
+
+/// The credential config's file name on EC2 hosts.
+const GCP_CONFIG_FILE: &str = "credential-configuration.json";
 
 /// Where the helper is installed on GCE hosts.
 pub const GCE_HELPER: &str = "/usr/local/libexec/crossfed/aws-credential-process";
@@ -58,63 +61,93 @@ fn token_timer(f: &Federation, unit: &str, header: &Header) -> String {
 /// Renders every host file.
 ///
 /// # Errors
-/// On a template bug.
-pub fn render(spec: &Spec, header: &Header, files: &mut FilePlan) -> Result<(), RenderError> {
-    for f in &spec.federations {
-        match (&f.source, &f.method, &f.target) {
-            (
-                Source::Gce { .. },
-                Method::GoogleIdToken {
-                    audience, delivery, ..
-                },
-                Target::AwsRole {
-                    arn,
-                    session_name,
-                    region,
-                    ..
-                },
-            ) => {
-                let dir = format!("hosts/gce/{}", f.name);
-                let unit = format!("crossfed-aws-token-{}", f.name);
-                let credential_process = *delivery == TokenDelivery::CredentialProcess;
-                let profile = if credential_process {
-                    files.insert(
-                        format!("{dir}/aws-credential-process"),
-                        scripts::AWS_CREDENTIAL_PROCESS.to_owned(),
-                    );
-                    credential_process_profile(f, GCE_HELPER).unwrap_or_default()
-                } else {
-                    files.insert(
-                        format!("{dir}/{unit}.service"),
-                        token_service(f, audience, &unit, header),
-                    );
-                    files.insert(format!("{dir}/{unit}.timer"), token_timer(f, &unit, header));
-                    format!(
-                        "[profile {}]\nrole_arn = {arn}\nweb_identity_token_file = /run/{unit}/token\nrole_session_name = {session_name}\nregion = {region}\nsts_regional_endpoints = regional\n",
-                        f.name
-                    )
-                };
-                files.insert(
-                    format!("{dir}/aws-config"),
-                    format!("{}{profile}", header.hash()),
-                );
-                let context = InstallContext {
-                    header: header.text(),
-                    federation: &f.name,
-                    unit,
-                    config_dir: format!("/etc/crossfed/aws/{}", f.name),
-                    credential_process,
-                    helper: GCE_HELPER,
-                };
-                files.insert(
-                    format!("{dir}/install.sh"),
-                    templates::render(TEMPLATE_GCE_INSTALL, &context)?,
-                );
-            }
-            (Source::Ec2 { .. }, ..) => super::gcp::render_ec2(spec, f, header, files),
-            _ => {}
-        }
+/// On a template bug, or when a credential config fails its lint (a crossfed bug).
+pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan) -> Result<(), RenderError> {
+    for &i in &plan.gce_hosts {
+        render_gce(&plan.spec.federations[i], header, files)?;
     }
+    for &i in &plan.ec2_hosts {
+        let f = &plan.spec.federations[i];
+        let Some(config) = super::credential_config(plan, &f.name)? else {
+            continue;
+        };
+        let dir = format!("hosts/ec2/{}", f.name);
+        let path = format!("/etc/crossfed/gcp/{}/{GCP_CONFIG_FILE}", f.name);
+        files.insert(
+            format!("{dir}/{GCP_CONFIG_FILE}"),
+            PlannedFile::data(to_json(config), [&f.name]),
+        );
+        files.insert(
+            format!("{dir}/environment"),
+            PlannedFile::data(
+                format!("{}# Install {GCP_CONFIG_FILE} at {path}, then load this file (systemd EnvironmentFile=, or `set -a; . ./environment`).\nGOOGLE_APPLICATION_CREDENTIALS={path}\nCLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE={path}\n", header.hash()),
+                [&f.name],
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// A GCE VM's files: the AWS profile, and the token service + timer or the helper.
+fn render_gce(f: &Federation, header: &Header, files: &mut FilePlan) -> Result<(), RenderError> {
+    let (
+        Method::GoogleIdToken {
+            audience, delivery, ..
+        },
+        target @ Target::AwsRole {
+            arn,
+            session_name,
+            region,
+            ..
+        },
+    ) = (&f.method, &f.target)
+    else {
+        return Ok(());
+    };
+    let own = [&f.name];
+    let dir = format!("hosts/gce/{}", f.name);
+    let unit = format!("crossfed-aws-token-{}", f.name);
+    let credential_process = *delivery == TokenDelivery::CredentialProcess;
+    let profile = if credential_process {
+        let Some(profile) = credential_process_profile(&f.name, audience, target, GCE_HELPER)
+        else {
+            return Ok(());
+        };
+        files.insert(
+            format!("{dir}/aws-credential-process"),
+            PlannedFile::program(scripts::AWS_CREDENTIAL_PROCESS.to_owned(), own),
+        );
+        profile
+    } else {
+        files.insert(
+            format!("{dir}/{unit}.service"),
+            PlannedFile::data(token_service(f, audience, &unit, header), own),
+        );
+        files.insert(
+            format!("{dir}/{unit}.timer"),
+            PlannedFile::data(token_timer(f, &unit, header), own),
+        );
+        format!(
+            "[profile {}]\nrole_arn = {arn}\nweb_identity_token_file = /run/{unit}/token\nrole_session_name = {session_name}\nregion = {region}\nsts_regional_endpoints = regional\n",
+            f.name
+        )
+    };
+    files.insert(
+        format!("{dir}/aws-config"),
+        PlannedFile::data(format!("{}{profile}", header.hash()), own),
+    );
+    let context = InstallContext {
+        header: header.text(),
+        federation: &f.name,
+        unit,
+        config_dir: format!("/etc/crossfed/aws/{}", f.name),
+        credential_process,
+        helper: GCE_HELPER,
+    };
+    files.insert(
+        format!("{dir}/install.sh"),
+        PlannedFile::program(templates::render(TEMPLATE_GCE_INSTALL, &context)?, own),
+    );
     Ok(())
 }
 

@@ -9,13 +9,18 @@
 //! workload federates both ways. The kustomization lists the resources (ServiceAccounts,
 //! ConfigMaps), so `kubectl apply -k` works on each namespace folder.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
 use super::templates::scripts;
-use super::{FilePlan, Header, to_yaml};
-use crate::model::{Federation, Method, Source, Spec, Target, TokenDelivery};
+use super::{
+    FilePlan, Header, PlannedFile, RenderError, credential_process_profile, to_json, to_yaml,
+};
+use crate::model::{Federation, Method, ProviderKind, Source, Target, TokenDelivery};
+use crate::plan::Plan;
+use crate::plan::gcp::GCP_TOKEN_DIR;
+use crate::plan::kubernetes::Workload;
 
 /// Mount path of the token file written by the GKE token-refresher sidecar.
 pub const GSA_TOKEN_DIR: &str = "/var/run/secrets/crossfed/aws";
@@ -23,14 +28,12 @@ pub const GSA_TOKEN_DIR: &str = "/var/run/secrets/crossfed/aws";
 pub const AWS_TOKEN_DIR: &str = "/var/run/secrets/eks.amazonaws.com/serviceaccount";
 /// Mount path of the AWS config and `credential_process` helper.
 pub const AWS_CONFIG_DIR: &str = "/etc/crossfed/aws";
+/// Where the credential config for GCP is mounted in EKS pods.
+pub const GCP_CONFIG_DIR: &str = "/etc/workload-identity";
+/// The credential config's file name.
+pub const GCP_CONFIG_FILE: &str = "credential-configuration.json";
 /// Label on every resource crossfed renders.
 const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "crossfed");
-
-/// A Kubernetes service account and the federations that use it.
-struct Workload<'a> {
-    service_account: &'a str,
-    federations: Vec<&'a Federation>,
-}
 
 fn labels() -> Value {
     json!({MANAGED_BY.0: MANAGED_BY.1})
@@ -38,12 +41,6 @@ fn labels() -> Value {
 
 fn env(name: &str, value: &str) -> Value {
     json!({"name": name, "value": value})
-}
-
-/// The STS endpoint of a region in a partition.
-#[must_use]
-pub fn sts_endpoint(region: &str, partition: crate::model::Partition) -> String {
-    format!("https://sts.{region}.{}", partition.dns_suffix())
 }
 
 /// `AWS_*` variables for the web-identity credential provider of every AWS SDK.
@@ -67,7 +64,6 @@ fn aws_web_identity_env(target: &Target, token_file: &str) -> Vec<Value> {
     ]
 }
 
-/// A Deployment-shaped strategic-merge patch.
 /// The workload shapes a pod patch comes in: the pod template sits at `spec.template` in
 /// Deployments (and StatefulSets, DaemonSets, Jobs), and at `spec.jobTemplate.spec.template` in
 /// CronJobs.
@@ -103,7 +99,7 @@ fn app_containers(containers: &[String], env: &[Value], mounts: &[Value]) -> Vec
 
 /// The pod fragment of one federation, or `None` when it needs no pod changes.
 fn pod_fragment(
-    workload: &Workload<'_>,
+    aws_federations: usize,
     f: &Federation,
     credential_process_config: &str,
 ) -> Option<Value> {
@@ -158,11 +154,6 @@ fn pod_fragment(
                 env("AWS_SDK_LOAD_CONFIG", "1"),
             ];
             // A single AWS federation is the pod's default profile; with several, the app picks one.
-            let aws_federations = workload
-                .federations
-                .iter()
-                .filter(|f| matches!(f.target, Target::AwsRole { .. }))
-                .count();
             if aws_federations == 1 {
                 env.push(json!({"name": "AWS_PROFILE", "value": f.name}));
             }
@@ -191,162 +182,196 @@ fn pod_fragment(
                 }],
             }))
         }
-        Method::WorkloadIdentityPool { .. } => super::gcp::pod_fragment(f, containers),
+        Method::WorkloadIdentityPool { .. } => gcp_pod_fragment(f, containers),
     }
 }
 
-/// The AWS shared-config profile of a `credential_process` federation.
-#[must_use]
-pub fn credential_process_profile(f: &Federation, helper: &str) -> Option<String> {
-    let (
-        Method::GoogleIdToken { audience, .. },
-        Target::AwsRole {
-            arn,
-            session_name,
-            session_duration,
-            region,
-            partition,
-        },
-    ) = (&f.method, &f.target)
+/// The name of the ConfigMap that holds a federation's credential config.
+fn gcp_configmap_name(f: &Federation) -> String {
+    format!("crossfed-gcp-{}", f.name)
+}
+
+/// The pod fragment of a federation into GCP: projected token, credential config, variables.
+fn gcp_pod_fragment(f: &Federation, containers: &[String]) -> Option<Value> {
+    let Method::WorkloadIdentityPool {
+        provider_kind:
+            ProviderKind::Oidc {
+                audience,
+                token_expiration_seconds,
+                ..
+            },
+        ..
+    } = &f.method
     else {
         return None;
     };
-    let mut command = format!(
-        "{helper} {arn} {session_name} {audience} {}",
-        sts_endpoint(region, *partition)
-    );
-    if let Some(duration) = session_duration {
-        command = format!("{command} {duration}");
+    let config_path = format!("{GCP_CONFIG_DIR}/{GCP_CONFIG_FILE}");
+    let env = [
+        json!({"name": "GOOGLE_APPLICATION_CREDENTIALS", "value": config_path}),
+        json!({"name": "CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE", "value": config_path}),
+    ];
+    let mounts = [
+        json!({"name": "crossfed-gcp-token", "mountPath": GCP_TOKEN_DIR, "readOnly": true}),
+        json!({"name": "crossfed-gcp-config", "mountPath": GCP_CONFIG_DIR, "readOnly": true}),
+    ];
+    Some(json!({
+        "containers": containers.iter().map(|name| json!({"name": name, "env": env, "volumeMounts": mounts})).collect::<Vec<_>>(),
+        "volumes": [
+            {
+                "name": "crossfed-gcp-token",
+                "projected": {"sources": [{"serviceAccountToken": {"audience": audience, "expirationSeconds": token_expiration_seconds, "path": "token"}}]},
+            },
+            {"name": "crossfed-gcp-config", "configMap": {"name": gcp_configmap_name(f)}},
+        ],
+    }))
+}
+
+/// The ServiceAccount of a workload, with the GKE annotation when it acts as a Google SA.
+fn service_account(workload: &Workload, federations: &[&Federation]) -> Value {
+    let mut annotations = serde_json::Map::new();
+    for f in federations {
+        if let Method::GoogleIdToken {
+            service_account, ..
+        } = &f.method
+        {
+            annotations.insert(
+                "iam.gke.io/gcp-service-account".to_owned(),
+                json!(service_account),
+            );
+        }
     }
-    Some(format!(
-        "[profile {}]\ncredential_process = {command}\nregion = {region}\nsts_regional_endpoints = regional\n",
-        f.name
-    ))
+    let mut metadata = json!({"name": workload.service_account, "namespace": workload.namespace, "labels": labels()});
+    if !annotations.is_empty() {
+        metadata["annotations"] = Value::Object(annotations);
+    }
+    json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata})
 }
 
 /// Renders every Kubernetes file.
-pub fn render(spec: &Spec, header: &Header, files: &mut FilePlan) {
-    let mut workloads: BTreeMap<(&str, &str, &str), Workload<'_>> = BTreeMap::new();
-    for f in &spec.federations {
-        let Source::Kubernetes {
-            cluster,
-            namespace,
-            service_account,
-            ..
-        } = &f.source
-        else {
-            continue;
-        };
-        workloads
-            .entry((cluster, namespace, service_account))
-            .or_insert_with(|| Workload {
-                service_account,
-                federations: Vec::new(),
-            })
-            .federations
-            .push(f);
-    }
-    let mut namespaces: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for ((cluster, namespace, ksa), workload) in &workloads {
+///
+/// # Errors
+/// When a credential config fails its lint (a crossfed bug).
+pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan) -> Result<(), RenderError> {
+    for ((cluster, namespace), ns) in &plan.kubernetes {
         let dir = format!("kubernetes/{cluster}/{namespace}");
-        let resources = namespaces.entry(dir.clone()).or_default();
-
-        let mut annotations = serde_json::Map::new();
-        for f in &workload.federations {
-            if let Method::GoogleIdToken {
-                service_account, ..
-            } = &f.method
-            {
-                annotations.insert(
-                    "iam.gke.io/gcp-service-account".to_owned(),
-                    json!(service_account),
-                );
-            }
-        }
-        let mut metadata = json!({"name": ksa, "namespace": namespace, "labels": labels()});
-        if !annotations.is_empty() {
-            metadata["annotations"] = Value::Object(annotations);
-        }
-        let file = format!("serviceaccount-{ksa}.yaml");
-        files.insert(
-            format!("{dir}/{file}"),
-            to_yaml(
-                header,
-                &[json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata})],
-            ),
-        );
-        resources.push(file);
-
-        // One ConfigMap per service account for its credential_process profiles.
-        let config_name = format!("crossfed-aws-{ksa}");
-        let profiles: Vec<String> = workload
-            .federations
-            .iter()
-            .filter(|f| {
-                matches!(
-                    f.method,
-                    Method::GoogleIdToken {
-                        delivery: TokenDelivery::CredentialProcess,
-                        ..
-                    }
-                )
-            })
-            .filter_map(|f| {
-                credential_process_profile(f, &format!("{AWS_CONFIG_DIR}/credential-process"))
-            })
-            .collect();
-        if !profiles.is_empty() {
-            let config = format!("{}\n{}", header.hash(), profiles.join("\n"));
-            let configmap = json!({
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                "metadata": {"name": config_name, "namespace": namespace, "labels": labels()},
-                "data": {"config": config, "credential-process": scripts::AWS_CREDENTIAL_PROCESS},
-            });
-            let file = format!("configmap-{config_name}.yaml");
-            files.insert(format!("{dir}/{file}"), to_yaml(header, &[configmap]));
+        let mut resources = Vec::new();
+        for (ksa, workload) in &ns.workloads {
+            let federations: Vec<&Federation> = workload
+                .federations
+                .iter()
+                .map(|&i| &plan.spec.federations[i])
+                .collect();
+            let names: BTreeSet<&String> = federations.iter().map(|f| &f.name).collect();
+            let file = format!("serviceaccount-{ksa}.yaml");
+            files.insert(
+                format!("{dir}/{file}"),
+                PlannedFile::data(
+                    to_yaml(header, &[service_account(workload, &federations)]),
+                    names.iter().copied(),
+                ),
+            );
             resources.push(file);
-        }
-        for f in &workload.federations {
-            if let Some((file, configmap)) = super::gcp::configmap(spec, f, namespace) {
-                files.insert(format!("{dir}/{file}"), to_yaml(header, &[configmap]));
-                resources.push(file);
-            }
-            let Some(pod) = pod_fragment(workload, f, &config_name) else {
-                continue;
-            };
-            for (shape, file, kind, example) in [
-                (
-                    Shape::Deployment,
-                    format!("patch-{}.yaml", f.name),
-                    "Deployment",
-                    "YOUR-APP",
-                ),
-                (
-                    Shape::CronJob,
-                    format!("cronjob/patch-{}.yaml", f.name),
-                    "CronJob",
-                    "YOUR-JOB",
-                ),
-            ] {
-                let patch_header = Header {
-                    text: format!(
-                        "{}\n# Patch for a {kind} that runs as ServiceAccount {namespace}/{} (federation {}). Apply it with\n# kustomize: patches: [{{path: {file}, target: {{kind: {kind}, name: {example}}}}}]",
-                        header.text(),
-                        workload.service_account,
-                        f.name,
-                    ),
-                };
+
+            // One ConfigMap per service account for its credential_process profiles.
+            let config_name = format!("crossfed-aws-{ksa}");
+            let with_profile: Vec<&Federation> = federations
+                .iter()
+                .copied()
+                .filter(|f| {
+                    matches!(
+                        f.method,
+                        Method::GoogleIdToken {
+                            delivery: TokenDelivery::CredentialProcess,
+                            ..
+                        }
+                    )
+                })
+                .collect();
+            let helper = format!("{AWS_CONFIG_DIR}/credential-process");
+            let profiles: Vec<String> = with_profile
+                .iter()
+                .filter_map(|f| match &f.method {
+                    Method::GoogleIdToken { audience, .. } => {
+                        credential_process_profile(&f.name, audience, &f.target, &helper)
+                    }
+                    _ => None,
+                })
+                .collect();
+            if !profiles.is_empty() {
+                let config = format!("{}\n{}", header.hash(), profiles.join("\n"));
+                let configmap = json!({
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": config_name, "namespace": namespace, "labels": labels()},
+                    "data": {"config": config, "credential-process": scripts::AWS_CREDENTIAL_PROCESS},
+                });
+                let file = format!("configmap-{config_name}.yaml");
                 files.insert(
                     format!("{dir}/{file}"),
-                    to_yaml(&patch_header, &[patch(shape, ksa, ksa, &pod)]),
+                    PlannedFile::data(
+                        to_yaml(header, &[configmap]),
+                        with_profile.iter().map(|f| &f.name),
+                    ),
                 );
+                resources.push(file);
+            }
+            let aws_federations = federations
+                .iter()
+                .filter(|f| matches!(f.target, Target::AwsRole { .. }))
+                .count();
+            for f in &federations {
+                if let Some(config) = super::credential_config(plan, &f.name)?
+                    && matches!(f.source, Source::Kubernetes { .. })
+                {
+                    let name = gcp_configmap_name(f);
+                    let configmap = json!({
+                        "apiVersion": "v1",
+                        "kind": "ConfigMap",
+                        "metadata": {"name": name, "namespace": namespace, "labels": labels()},
+                        "data": {GCP_CONFIG_FILE: to_json(config)},
+                    });
+                    let file = format!("configmap-{name}.yaml");
+                    files.insert(
+                        format!("{dir}/{file}"),
+                        PlannedFile::data(to_yaml(header, &[configmap]), [&f.name]),
+                    );
+                    resources.push(file);
+                }
+                let Some(pod) = pod_fragment(aws_federations, f, &config_name) else {
+                    continue;
+                };
+                for (shape, file, kind, example) in [
+                    (
+                        Shape::Deployment,
+                        format!("patch-{}.yaml", f.name),
+                        "Deployment",
+                        "YOUR-APP",
+                    ),
+                    (
+                        Shape::CronJob,
+                        format!("cronjob/patch-{}.yaml", f.name),
+                        "CronJob",
+                        "YOUR-JOB",
+                    ),
+                ] {
+                    let patch_header = Header {
+                        text: format!(
+                            "{}\n# Patch for a {kind} that runs as ServiceAccount {namespace}/{ksa} (federation {}). Apply it with\n# kustomize: patches: [{{path: {file}, target: {{kind: {kind}, name: {example}}}}}]",
+                            header.text(),
+                            f.name,
+                        ),
+                    };
+                    files.insert(
+                        format!("{dir}/{file}"),
+                        PlannedFile::data(
+                            to_yaml(&patch_header, &[patch(shape, ksa, ksa, &pod)]),
+                            [&f.name],
+                        ),
+                    );
+                }
             }
         }
-    }
-    for (dir, mut resources) in namespaces {
         resources.sort();
-        let namespace = dir.rsplit('/').next().unwrap_or_default();
         let kustomization = json!({
             "apiVersion": "kustomize.config.k8s.io/v1beta1",
             "kind": "Kustomization",
@@ -355,7 +380,8 @@ pub fn render(spec: &Spec, header: &Header, files: &mut FilePlan) {
         });
         files.insert(
             format!("{dir}/kustomization.yaml"),
-            to_yaml(header, &[kustomization]),
+            PlannedFile::data(to_yaml(header, &[kustomization]), &ns.federations),
         );
     }
+    Ok(())
 }

@@ -1,9 +1,12 @@
-//! Rendering: a validated [`Spec`] in, a [`FilePlan`] (every output file, in memory) out.
+//! Rendering: a [`Plan`] in, a [`FilePlan`] (every output file, in memory) out.
 //!
-//! Renderers are pure functions of the spec; nothing here reads the clock, the environment or
-//! the disk, so the same spec gives byte-identical files on every machine. Structured files
-//! (JSON, YAML) are built as `serde_json::Value`s and serialized; shell scripts come from Tera
-//! templates whose every interpolated value goes through the `shell_quote` filter.
+//! Renderers only format the plan: what is grouped with what, and which federations each file
+//! serves, was decided in [`crate::plan`]. They are pure functions; nothing here reads the clock,
+//! the environment or the disk, so the same spec gives byte-identical files on every machine.
+//! Structured files (JSON, YAML) are built as `serde_json::Value`s and serialized; shell scripts
+//! come from Tera templates whose every interpolated value goes through the `shell_quote` filter.
+//! No renderer imports another: what two of them share (the `credential_process` profile, the
+//! linted credential config) lives in this module.
 //!
 //! Layout of the output directory (stable; documented in the README):
 //! - `aws/<account>/…`: trust policies, OIDC provider definitions, `apply.sh`
@@ -18,15 +21,55 @@ pub mod kubernetes;
 pub mod summary;
 pub mod templates;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::diag::Diagnostic;
-use crate::model::Spec;
+use crate::model::Target;
+use crate::plan::Plan;
+use crate::plan::gcp::{lint_credential_config, sts_endpoint};
 
-/// Every output file: path relative to the output directory → content.
-pub type FilePlan = BTreeMap<String, String>;
+/// Every output file: path relative to the output directory → file.
+pub type FilePlan = BTreeMap<String, PlannedFile>;
+
+/// Whether a file is a program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Mode {
+    /// Data or configuration (0644).
+    Regular,
+    /// A script or helper to run (0755).
+    Executable,
+}
+
+/// One output file, in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedFile {
+    /// The bytes to write.
+    pub content: String,
+    /// Regular or executable.
+    pub mode: Mode,
+    /// The federations the file serves (empty for files about the whole tree).
+    pub federations: BTreeSet<String>,
+}
+
+impl PlannedFile {
+    /// A data or configuration file.
+    pub fn data<'a>(content: String, federations: impl IntoIterator<Item = &'a String>) -> Self {
+        PlannedFile {
+            content,
+            mode: Mode::Regular,
+            federations: federations.into_iter().cloned().collect(),
+        }
+    }
+
+    /// A program (script or helper).
+    pub fn program<'a>(content: String, federations: impl IntoIterator<Item = &'a String>) -> Self {
+        PlannedFile {
+            mode: Mode::Executable,
+            ..PlannedFile::data(content, federations)
+        }
+    }
+}
 
 /// What renderers need besides the spec.
 #[derive(Debug, Clone)]
@@ -50,31 +93,74 @@ pub enum RenderError {
     },
 }
 
-/// Renders every artifact of `spec`.
+/// Renders every artifact of `plan`.
 ///
-/// A [`Spec`] can only come from `validate`, which has already run [`check_limits`], so every
-/// artifact is within its cloud's limits here.
+/// A [`Plan`] can only come from a spec that validated, limits included, so every artifact is
+/// within its cloud's limits here.
 ///
 /// # Errors
 /// [`RenderError::Template`] on a template bug.
-pub fn plan(spec: &Spec, options: &RenderOptions) -> Result<FilePlan, RenderError> {
+pub fn render(plan: &Plan, options: &RenderOptions) -> Result<FilePlan, RenderError> {
     let mut files = FilePlan::new();
     let header = Header::new(&options.spec_name);
-    aws::render(spec, &header, &mut files)?;
-    gcp::render(spec, &header, &mut files)?;
-    kubernetes::render(spec, &header, &mut files);
-    hosts::render(spec, &header, &mut files)?;
-    summary::render(spec, &header, &mut files)?;
+    aws::render(plan, &header, &mut files)?;
+    gcp::render(plan, &header, &mut files)?;
+    kubernetes::render(plan, &header, &mut files)?;
+    hosts::render(plan, &header, &mut files)?;
+    summary::render(plan, &header, &mut files)?;
     Ok(files)
 }
 
-/// Limits that depend on rendered artifacts; also run by `validate`, so a spec that validates
-/// always renders.
+/// The credential config of federation `name`, checked by
+/// [`lint_credential_config`] before it ships.
+///
+/// # Errors
+/// When the config fails its lint: a crossfed bug.
+pub fn credential_config<'p>(plan: &'p Plan, name: &str) -> Result<Option<&'p Value>, RenderError> {
+    let Some(config) = plan.gcp.credential_configs.get(name) else {
+        return Ok(None);
+    };
+    let problems = lint_credential_config(config);
+    if problems.is_empty() {
+        Ok(Some(config))
+    } else {
+        Err(RenderError::Template {
+            name: format!("credential config of {name}"),
+            message: problems.join("; "),
+        })
+    }
+}
+
+/// The AWS shared-config profile of a `credential_process` federation: the helper, then its
+/// arguments (role, session name, audience, STS endpoint, and the duration when set). `None`
+/// when `target` is not an AWS role.
 #[must_use]
-pub fn check_limits(spec: &Spec) -> Vec<Diagnostic> {
-    let mut out = aws::check_limits(spec);
-    out.extend(gcp::check_limits(spec));
-    out
+pub fn credential_process_profile(
+    name: &str,
+    audience: &str,
+    target: &Target,
+    helper: &str,
+) -> Option<String> {
+    let Target::AwsRole {
+        arn,
+        session_name,
+        session_duration,
+        region,
+        partition,
+    } = target
+    else {
+        return None;
+    };
+    let mut command = format!(
+        "{helper} {arn} {session_name} {audience} {}",
+        sts_endpoint(region, *partition)
+    );
+    if let Some(duration) = session_duration {
+        command = format!("{command} {duration}");
+    }
+    Some(format!(
+        "[profile {name}]\ncredential_process = {command}\nregion = {region}\nsts_regional_endpoints = regional\n"
+    ))
 }
 
 /// The "generated by" line of every file whose format has comments.

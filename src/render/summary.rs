@@ -9,13 +9,13 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::aws::oidc_provider_arn;
 use super::templates::{self, TEMPLATE_SUMMARY};
-use super::{FilePlan, Header, RenderError};
+use super::{FilePlan, Header, PlannedFile, RenderError};
 use crate::model::{
     ClusterKind, Federation, Method, ProviderKind, Source, Spec, Target, TokenDelivery,
     issuer_host_path,
 };
+use crate::plan::Plan;
 
 /// One hop of a trust chain: `from` is trusted as `to` by `how`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -150,69 +150,15 @@ pub fn chain(spec: &Spec, f: &Federation) -> Vec<Hop> {
     }
 }
 
-/// The files of `plan` that concern federation `f`.
-fn files_of<'p>(spec: &Spec, f: &Federation, plan: &'p FilePlan) -> Vec<&'p str> {
-    let own = [
-        format!("patch-{}.yaml", f.name),
-        format!("{}.json", f.name),
-        format!("configmap-crossfed-gcp-{}.yaml", f.name),
-    ];
-    let mut extra = BTreeSet::new();
-    if let Target::AwsRole { arn, .. } = &f.target
-        && let Some(role) = spec.roles.get(arn)
-    {
-        extra.insert(format!(
-            "aws/{}/roles/{}/trust-policy.json",
-            role.account, role.name
-        ));
-        if let Method::AwsOidcProvider { issuer, .. } = &f.method {
-            let arn = oidc_provider_arn(role.partition, &role.account, issuer);
-            extra.insert(format!(
-                "aws/{}/oidc-providers/{}.json",
-                role.account,
-                super::slug(arn.split_once(":oidc-provider/").map_or("", |s| s.1))
-            ));
+/// The files of each federation, from what every planned file records it serves.
+fn files_by_federation(files: &FilePlan) -> BTreeMap<&str, Vec<&str>> {
+    let mut out: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (path, file) in files {
+        for name in &file.federations {
+            out.entry(name.as_str()).or_default().push(path.as_str());
         }
     }
-    if let (
-        Method::GoogleIdToken {
-            service_account, ..
-        },
-        Source::Kubernetes { cluster, .. },
-    ) = (&f.method, &f.source)
-        && let Some(gke) = spec.gke_clusters.get(cluster)
-    {
-        let project = super::gcp::service_account_project(service_account).unwrap_or(&gke.project);
-        extra.insert(format!("gcp/{project}/gke-workload-identity.sh"));
-    }
-    if let Source::Kubernetes {
-        cluster,
-        namespace,
-        service_account,
-        ..
-    } = &f.source
-    {
-        extra.insert(format!(
-            "kubernetes/{cluster}/{namespace}/serviceaccount-{service_account}.yaml"
-        ));
-    }
-    if let Method::WorkloadIdentityPool { pool, .. } = &f.method
-        && let Some(pool) = spec.pools.get(pool)
-    {
-        extra.insert(format!("gcp/{}/pools/{}/apply.sh", pool.project, pool.id));
-    }
-    plan.keys()
-        .filter(|path| {
-            let mut segments = path.split('/');
-            extra.contains(*path)
-                || segments.any(|s| s == f.name)
-                || path
-                    .rsplit('/')
-                    .next()
-                    .is_some_and(|name| own.iter().any(|o| o == name))
-        })
-        .map(String::as_str)
-        .collect()
+    out
 }
 
 /// Quotes a Mermaid label.
@@ -289,7 +235,9 @@ fn method_label(method: &Method) -> &'static str {
 ///
 /// # Errors
 /// On a template bug.
-pub fn render(spec: &Spec, header: &Header, plan: &mut FilePlan) -> Result<(), RenderError> {
+pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan) -> Result<(), RenderError> {
+    let spec = &plan.spec;
+    let by_federation = files_by_federation(files);
     let rows = spec
         .federations
         .iter()
@@ -298,9 +246,11 @@ pub fn render(spec: &Spec, header: &Header, plan: &mut FilePlan) -> Result<(), R
             source: source_label(&f.source),
             method: method_label(&f.method).to_owned(),
             target: target_label(&f.target),
-            files: files_of(spec, f, plan)
+            files: by_federation
+                .get(f.name.as_str())
                 .into_iter()
-                .map(str::to_owned)
+                .flatten()
+                .map(|p| (*p).to_owned())
                 .collect(),
         })
         .collect();
@@ -310,15 +260,19 @@ pub fn render(spec: &Spec, header: &Header, plan: &mut FilePlan) -> Result<(), R
         mermaid: mermaid(spec),
     };
     let text = templates::render(TEMPLATE_SUMMARY, &context)?;
-    plan.insert("README.md".to_owned(), text);
+    files.insert(
+        "README.md".to_owned(),
+        PlannedFile::data(text, &BTreeSet::new()),
+    );
     Ok(())
 }
 
 /// One federation's chain in words: who is trusted, by which claim and condition, and how to
 /// check it in each cloud.
 #[must_use]
-pub fn explain(spec: &Spec, name: &str) -> Option<String> {
-    let f = spec.federations.iter().find(|f| f.name == name)?;
+pub fn explain(plan: &Plan, name: &str) -> Option<String> {
+    let spec = &plan.spec;
+    let f = plan.federation(name)?;
     let mut out = format!(
         "federation {name}\n  {} -> {}\n\n",
         source_label(&f.source),
@@ -392,7 +346,7 @@ pub fn explain(spec: &Spec, name: &str) -> Option<String> {
             target,
         ) => {
             let project = spec.pools.get(pool).map_or("", |p| p.project.as_str());
-            let member = super::gcp::member(spec, f).unwrap_or_default();
+            let member = crate::plan::gcp::member(spec, f).unwrap_or_default();
             let condition = match provider_kind {
                 ProviderKind::Oidc {
                     issuer, audience, ..

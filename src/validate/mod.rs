@@ -1,23 +1,26 @@
-//! From spec text to a validated [`Spec`], or a [`Report`] of everything wrong with it.
+//! From spec text to a validated [`Spec`] and its [`Plan`], or a [`Report`] of everything wrong
+//! with it.
 //!
-//! Three stages, each only on the output of the one before: YAML parse (syntax), the JSON Schema
-//! (the same rules the editor applies), and semantic checks. A later stage does not run when an
-//! earlier one failed, because its findings would be noise about a tree we already know is off;
-//! within a stage every problem is reported.
+//! Four stages, each only on the output of the one before: YAML parse (syntax), the JSON Schema
+//! (the same rules the editor applies), semantic checks, and the cloud limits of the grouped
+//! artifacts, checked on the plan. A later stage does not run when an earlier one failed, because
+//! its findings would be noise about a tree we already know is off; within a stage every problem
+//! is reported.
 
+pub mod limits;
 pub mod schema;
 pub mod semantic;
 
 use crate::config::RawSpec;
 use crate::config::load::parse_yaml;
 use crate::diag::{Code, Diagnostic, Report};
-use crate::model::Spec;
+use crate::plan::{self, Plan};
 
-/// Validates the spec text `source`, read from `file` (used only in messages).
+/// Validates the spec text `source`, read from `file` (used only in messages), and plans it.
 ///
 /// # Errors
 /// A [`Report`] holding every problem found.
-pub fn validate(file: &str, source: &str) -> Result<Spec, Report> {
+pub fn validate(file: &str, source: &str) -> Result<Plan, Report> {
     let (value, index) = match parse_yaml(source) {
         Ok(parsed) => parsed,
         Err(error) => {
@@ -51,10 +54,11 @@ pub fn validate(file: &str, source: &str) -> Result<Spec, Report> {
     };
     match semantic::check(&raw, &mut diagnostics) {
         Some(spec) if diagnostics.is_empty() => {
-            // Limits of the rendered artifacts (policy sizes, ...): a spec that validates renders.
-            let limits = crate::render::check_limits(&spec);
+            // Limits of the grouped artifacts (policy sizes, ...): a spec that validates renders.
+            let plan = plan::build(spec);
+            let limits = limits::check(&plan);
             if limits.is_empty() {
-                Ok(spec)
+                Ok(plan)
             } else {
                 Err(Report::new(file, source, &index, limits))
             }
