@@ -9,7 +9,9 @@ show the same check then fails.
 from __future__ import annotations
 
 import copy
+import itertools
 import json
+from collections import defaultdict
 
 import pytest
 
@@ -36,6 +38,95 @@ def test_every_web_identity_statement_belongs_to_a_federation(tree):
             for p in federated if isinstance(federated, list) else [federated]:
                 assert (account, role, p) in providers, f"{tree.rel(path)}: statement {stmt.get('Sid')} trusts {p}, which no federation uses"
             assert stmt.get("Condition"), f"{tree.rel(path)}: statement {stmt.get('Sid')} has no condition"
+
+
+def _split(policy: dict) -> dict:
+    """The policy with every multi-valued condition key split into one statement per value:
+    what crossfed wrote before it merged statements."""
+    out = []
+    for stmt in policy["Statement"]:
+        equals = stmt.get("Condition", {}).get("StringEquals", {})
+        keys = sorted(equals)
+        choices = [equals[k] if isinstance(equals[k], list) else [equals[k]] for k in keys]
+        for combo in itertools.product(*choices) if keys else [()]:
+            one = copy.deepcopy(stmt)
+            if keys:
+                one["Condition"]["StringEquals"] = dict(zip(keys, combo))
+            out.append(one)
+    return {**policy, "Statement": out}
+
+
+def _pair_problems(policy: dict, feds) -> list[str]:
+    """Every combination of issuer, audience and subject drawn from one role's federations that
+    `policy` decides wrongly (allowed but not named by the spec, or named but denied), or decides
+    differently from the same statements split apart."""
+    role = feds[0].role
+    split = _split(policy)
+    named = {(f.issuer, f.audience, f.subject) for f in feds}
+    problems = []
+    for issuer, audience, subject in itertools.product(
+        {f.issuer for f in feds}, {f.audience for f in feds}, {f.subject for f in feds}
+    ):
+        if issuer.endswith("accounts.google.com"):
+            claims = {"iss": issuer, "aud": audience, "azp": subject, "sub": subject}
+        else:
+            claims = {"iss": issuer, "aud": [audience], "sub": subject}
+        merged = trust.evaluate(policy, issuer, claims, role.account, role.partition)
+        expected = (issuer, audience, subject) in named
+        if merged.allowed is not expected:
+            problems.append(f"{role.arn}: {claims} is {'allowed' if merged.allowed else 'denied'} ({merged.reason})")
+        unmerged = trust.evaluate(split, issuer, claims, role.account, role.partition)
+        if unmerged.allowed is not merged.allowed:
+            problems.append(f"{role.arn}: merged and split statements disagree on {claims}")
+    return problems
+
+
+def _federations_by_role(spec) -> list[list]:
+    by_role = defaultdict(list)
+    for fed in spec.aws:
+        by_role[(fed.role.account, fed.role.name)].append(fed)
+    return list(by_role.values())
+
+
+def test_merged_statements_admit_exactly_the_named_pairs(tree):
+    """Statements of one principal merge into a list on one condition key. For every role, every
+    combination of issuer, audience and subject drawn from its federations must be allowed exactly
+    when one federation of the spec names it, and the merged policy must decide every such
+    request as the same statements split apart would."""
+    problems = []
+    for feds in _federations_by_role(tree.spec):
+        problems += _pair_problems(tree.trust_policy_of(feds[0].role), feds)
+    assert not problems, "\n".join(problems)
+
+
+def test_mutation_merging_two_keys_admits_unnamed_pairs(render_tree):
+    """Merging statements that differ in audience and subject at once (a product of two lists)
+    admits a subject with an audience the spec never paired with it; the check must say so."""
+    t = render_tree("oidc-subjects-share-a-role")
+    feds = next(f for f in _federations_by_role(t.spec) if f[0].role.name == "metrics-reader")
+    policy = t.trust_policy_of(feds[0].role)
+    assert not _pair_problems(policy, feds)
+    broken = copy.deepcopy(policy)
+    first, second = broken["Statement"][:2]
+    for key, value in second["Condition"]["StringEquals"].items():
+        have = first["Condition"]["StringEquals"][key]
+        have = have if isinstance(have, list) else [have]
+        first["Condition"]["StringEquals"][key] = sorted(set(have) | {value})
+    broken["Statement"] = [first]
+    assert any("is allowed" in p for p in _pair_problems(broken, feds))
+
+
+def test_subjects_of_one_provider_and_audience_share_a_statement(render_tree):
+    t = render_tree("oidc-subjects-share-a-role")
+    policy = json.loads(next(p for _, name, p in t.trust_policies() if name == "metrics-reader").read_text())
+    listed = [
+        v
+        for s in policy["Statement"]
+        for k, v in s["Condition"]["StringEquals"].items()
+        if k.endswith(":sub") and isinstance(v, list)
+    ]
+    assert len(listed) == 1 and len(listed[0]) == 3, policy
+    assert len(policy["Statement"]) == 2, "the workload with its own audience keeps its own statement"
 
 
 # --- the evaluator itself ----------------------------------------------------------------------
