@@ -19,7 +19,8 @@ use crate::diag::{Code, Diagnostic};
 /// form, see [`SyntaxError`]) when the text is not YAML, or [`Code::EmptySpec`] when it holds
 /// nothing.
 pub fn parse_yaml(source: &str) -> Result<(Value, SpanIndex), SyntaxError> {
-    let options = serde_saphyr::options! { strict_booleans: true };
+    let options =
+        serde_saphyr::options! { strict_booleans: true, budget: Some(budget(source.len())) };
     match serde_saphyr::from_str_with_options::<Value>(source, options) {
         Ok(Value::Null) => Err(SyntaxError {
             line: 1,
@@ -45,6 +46,19 @@ pub fn parse_yaml(source: &str) -> Result<(Value, SpanIndex), SyntaxError> {
             })
         }
     }
+}
+
+/// serde-saphyr's budgets, scaled to the input. Text without aliases yields at most about one
+/// node per byte (`[a,b]` is three nodes in five bytes) and two events per node, so budgets
+/// proportional to the length admit any honest spec however large (an organisation's spec of
+/// 50,000 federations is about 10 MB), while an alias bomb, whose expansion dwarfs its text,
+/// still breaches them. The defaults stay the floor.
+fn budget(bytes: usize) -> serde_saphyr::Budget {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = budget.max_nodes.max(bytes);
+    budget.max_events = budget.max_events.max(bytes.saturating_mul(2));
+    budget.max_total_scalar_bytes = budget.max_total_scalar_bytes.max(bytes);
+    budget
 }
 
 /// A YAML error: it has a position but no pointer, since there is no tree to point into.
@@ -90,6 +104,8 @@ fn humanize(message: &str) -> (String, String) {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
     use super::*;
 
     #[test]
@@ -111,6 +127,32 @@ mod tests {
         assert_eq!(
             parse_yaml("# nothing\n").unwrap_err().diagnostic.code,
             Code::EmptySpec
+        );
+    }
+
+    #[test]
+    fn budgets_grow_with_honest_input() {
+        // 260,000 nodes: over serde-saphyr's default of 250,000, yet one node per few bytes.
+        let mut text = String::from("items:\n");
+        for i in 0..260_000 {
+            let _ = writeln!(text, "  - {i}");
+        }
+        let (value, _) = parse_yaml(&text).unwrap();
+        assert_eq!(value["items"].as_array().unwrap().len(), 260_000);
+    }
+
+    #[test]
+    fn alias_bombs_are_still_refused() {
+        // Nine levels of ten aliases each: 10^9 nodes from a few hundred bytes.
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for level in 1..10 {
+            let previous = format!("*a{}", level - 1);
+            let items = vec![previous.as_str(); 10].join(", ");
+            let _ = writeln!(text, "a{level}: &a{level} [{items}]");
+        }
+        assert_eq!(
+            parse_yaml(&text).unwrap_err().diagnostic.code,
+            Code::YamlSyntax
         );
     }
 }
