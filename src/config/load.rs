@@ -1,4 +1,5 @@
-//! Reading a spec file: YAML text to a JSON value plus the span index of its nodes.
+//! Reading a spec file: YAML text to a JSON value. (The span index that locates diagnostics is
+//! built separately, and only when there is something to report: see `SpanIndex`.)
 //!
 //! Every YAML parse in crossfed goes through [`parse_yaml`], which owns the parser options:
 //! YAML 1.2 core booleans only (`yes`/`on` stay strings and fail the schema, rather than
@@ -9,7 +10,6 @@
 
 use serde_json::Value;
 
-use crate::config::span_index::SpanIndex;
 use crate::diag::{Code, Diagnostic};
 
 /// Parses `source` as one YAML document.
@@ -18,7 +18,7 @@ use crate::diag::{Code, Diagnostic};
 /// A [`Code::YamlSyntax`] diagnostic (with its position folded into the message's pointer-less
 /// form, see [`SyntaxError`]) when the text is not YAML, or [`Code::EmptySpec`] when it holds
 /// nothing.
-pub fn parse_yaml(source: &str) -> Result<(Value, SpanIndex), SyntaxError> {
+pub fn parse_yaml(source: &str) -> Result<Value, SyntaxError> {
     let options =
         serde_saphyr::options! { strict_booleans: true, budget: Some(budget(source.len())) };
     match serde_saphyr::from_str_with_options::<Value>(source, options) {
@@ -28,7 +28,7 @@ pub fn parse_yaml(source: &str) -> Result<(Value, SpanIndex), SyntaxError> {
             diagnostic: Diagnostic::error(Code::EmptySpec, "", "the spec is empty")
                 .help("start from `crossfed init`, which writes a commented example spec"),
         }),
-        Ok(value) => Ok((value, SpanIndex::build(source))),
+        Ok(value) => Ok(value),
         Err(error) => {
             let (line, column) = error.location().map_or((1, 1), |l| {
                 (
@@ -110,7 +110,7 @@ mod tests {
 
     #[test]
     fn yaml_11_booleans_stay_strings() {
-        let (value, _) = parse_yaml("a: yes\nb: true\n").unwrap();
+        let value = parse_yaml("a: yes\nb: true\n").unwrap();
         assert_eq!(value["a"], "yes");
         assert_eq!(value["b"], true);
     }
@@ -137,7 +137,7 @@ mod tests {
         for i in 0..260_000 {
             let _ = writeln!(text, "  - {i}");
         }
-        let (value, _) = parse_yaml(&text).unwrap();
+        let value = parse_yaml(&text).unwrap();
         assert_eq!(value["items"].as_array().unwrap().len(), 260_000);
     }
 

@@ -247,12 +247,19 @@ fn service_account(workload: &Workload, federations: &[&Federation]) -> Value {
     json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata})
 }
 
-/// Renders every Kubernetes file.
+/// Renders the Kubernetes files of share `share` of the namespaces (the `share.0`-th of every
+/// `share.1`), so several threads can split the work.
 ///
 /// # Errors
 /// When a credential config fails its lint (a crossfed bug).
-pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan) -> Result<(), RenderError> {
-    for ((cluster, namespace), ns) in &plan.kubernetes {
+pub fn render(
+    plan: &Plan,
+    header: &Header,
+    files: &mut FilePlan,
+    share: (usize, usize),
+) -> Result<(), RenderError> {
+    let (part, parts) = share;
+    for ((cluster, namespace), ns) in plan.kubernetes.iter().skip(part).step_by(parts.max(1)) {
         let dir = format!("kubernetes/{cluster}/{namespace}");
         let mut resources = Vec::new();
         for (ksa, workload) in &ns.workloads {

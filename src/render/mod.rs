@@ -101,13 +101,49 @@ pub enum RenderError {
 /// # Errors
 /// [`RenderError::Template`] on a template bug.
 pub fn render(plan: &Plan, options: &RenderOptions) -> Result<FilePlan, RenderError> {
-    let mut files = FilePlan::new();
+    type Job<'a> = Box<dyn FnOnce(&mut FilePlan) -> Result<(), RenderError> + Send + 'a>;
     let header = Header::new(&options.spec_name);
-    aws::render(plan, &header, &mut files)?;
-    gcp::render(plan, &header, &mut files)?;
-    kubernetes::render(plan, &header, &mut files)?;
-    hosts::render(plan, &header, &mut files)?;
-    summary::render(plan, &header, &mut files)?;
+    let header = &header;
+    // Renderers are pure and write disjoint paths, so they run on threads; the Kubernetes files,
+    // most of the output, are split by namespace. The merged map is ordered by path, so the
+    // result does not depend on which thread finished first.
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let parts = threads.clamp(1, 8);
+    let mut jobs: Vec<Job<'_>> = vec![
+        Box::new(move |files| aws::render(plan, header, files)),
+        Box::new(move |files| gcp::render(plan, header, files)),
+        Box::new(move |files| hosts::render(plan, header, files)),
+    ];
+    for part in 0..parts {
+        jobs.push(Box::new(move |files| {
+            kubernetes::render(plan, header, files, (part, parts))
+        }));
+    }
+    let results: Vec<Result<FilePlan, RenderError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .into_iter()
+            .map(|job| {
+                scope.spawn(move || {
+                    let mut files = FilePlan::new();
+                    job(&mut files).map(|()| files)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    let mut files = FilePlan::new();
+    for result in results {
+        files.append(&mut result?);
+    }
+    // The summary lists every other file, so it comes last.
+    summary::render(plan, header, &mut files)?;
     Ok(files)
 }
 

@@ -13,6 +13,7 @@ pub mod semantic;
 
 use crate::config::RawSpec;
 use crate::config::load::parse_yaml;
+use crate::config::span_index::SpanIndex;
 use crate::diag::{Code, Diagnostic, Report};
 use crate::plan::{self, Plan};
 
@@ -21,7 +22,10 @@ use crate::plan::{self, Plan};
 /// # Errors
 /// A [`Report`] holding every problem found.
 pub fn validate(file: &str, source: &str) -> Result<Plan, Report> {
-    let (value, index) = match parse_yaml(source) {
+    // The span index costs a second parse, so it is built only when there is something to
+    // report: a valid spec never needs it.
+    let report = |diagnostics| Report::new(file, source, &SpanIndex::build(source), diagnostics);
+    let value = match parse_yaml(source) {
         Ok(parsed) => parsed,
         Err(error) => {
             return Err(Report::at(
@@ -35,7 +39,7 @@ pub fn validate(file: &str, source: &str) -> Result<Plan, Report> {
     };
     let mut diagnostics = schema::check(&value);
     if !diagnostics.is_empty() {
-        return Err(Report::new(file, source, &index, diagnostics));
+        return Err(report(diagnostics));
     }
     let raw: RawSpec = match serde_json::from_value(value) {
         Ok(raw) => raw,
@@ -49,7 +53,7 @@ pub fn validate(file: &str, source: &str) -> Result<Plan, Report> {
                 ),
             )
             .help("this is a crossfed bug; please report it with the spec");
-            return Err(Report::new(file, source, &index, vec![d]));
+            return Err(report(vec![d]));
         }
     };
     match semantic::check(&raw, &mut diagnostics) {
@@ -60,9 +64,9 @@ pub fn validate(file: &str, source: &str) -> Result<Plan, Report> {
             if limits.is_empty() {
                 Ok(plan)
             } else {
-                Err(Report::new(file, source, &index, limits))
+                Err(report(limits))
             }
         }
-        _ => Err(Report::new(file, source, &index, diagnostics)),
+        _ => Err(report(diagnostics)),
     }
 }
