@@ -73,28 +73,54 @@ enum Shape {
     CronJob,
 }
 
-/// A strategic-merge patch of the given shape.
-fn patch(shape: Shape, name: &str, service_account: &str, pod: &Value) -> Value {
-    let mut spec = json!({"serviceAccountName": service_account});
-    if let (Value::Object(spec), Value::Object(pod)) = (&mut spec, pod) {
-        spec.extend(pod.clone());
-    }
-    let template = json!({"template": {"spec": spec}});
-    match shape {
-        Shape::Deployment => {
-            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name}, "spec": template})
-        }
-        Shape::CronJob => {
-            json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": name}, "spec": {"jobTemplate": {"spec": template}}})
-        }
-    }
+/// A JSON object with `entries` in order. Unlike `json!`, which copies every interpolated value
+/// through serde, this moves them: the pod fragments are the bulk of a large tree.
+fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
+    Value::Object(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+    )
 }
 
-fn app_containers(containers: &[String], env: &[Value], mounts: &[Value]) -> Vec<Value> {
-    containers
-        .iter()
-        .map(|name| json!({"name": name, "env": env, "volumeMounts": mounts}))
-        .collect()
+/// A strategic-merge patch of the given shape.
+fn patch(shape: Shape, name: &str, service_account: &str, pod: &Value) -> Value {
+    let mut spec = serde_json::Map::new();
+    spec.insert("serviceAccountName".to_owned(), json!(service_account));
+    if let Value::Object(pod) = pod {
+        spec.extend(pod.clone());
+    }
+    let template = object([("template", object([("spec", Value::Object(spec))]))]);
+    let (api_version, kind, spec) = match shape {
+        Shape::Deployment => ("apps/v1", "Deployment", template),
+        Shape::CronJob => (
+            "batch/v1",
+            "CronJob",
+            object([("jobTemplate", object([("spec", template)]))]),
+        ),
+    };
+    object([
+        ("apiVersion", json!(api_version)),
+        ("kind", json!(kind)),
+        ("metadata", json!({"name": name})),
+        ("spec", spec),
+    ])
+}
+
+fn app_containers(containers: &[String], env: &[Value], mounts: &[Value]) -> Value {
+    Value::Array(
+        containers
+            .iter()
+            .map(|name| {
+                object([
+                    ("name", json!(name)),
+                    ("env", Value::Array(env.to_vec())),
+                    ("volumeMounts", Value::Array(mounts.to_vec())),
+                ])
+            })
+            .collect(),
+    )
 }
 
 /// The pod fragment of one federation, or `None` when it needs no pod changes.
@@ -117,30 +143,43 @@ fn pod_fragment(
             let mounts = [
                 json!({"name": "crossfed-aws-token", "mountPath": GSA_TOKEN_DIR, "readOnly": true}),
             ];
-            Some(json!({
-                "initContainers": [{
-                    "name": "crossfed-aws-token",
-                    "image": sidecar_image,
-                    // A native sidecar (Kubernetes >= 1.29): started before the app, stopped after it.
-                    "restartPolicy": "Always",
-                    "command": ["/bin/sh", "-c", scripts::GKE_TOKEN_REFRESHER],
-                    "env": [env("TOKEN_AUDIENCE", audience), env("TOKEN_FILE", &token_file)],
-                    // The app starts only once the first token is on disk.
-                    "startupProbe": {"exec": {"command": ["test", "-s", token_file]}, "periodSeconds": 1, "failureThreshold": 120},
-                    "resources": {"requests": {"cpu": "5m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}},
-                    "securityContext": {
-                        "allowPrivilegeEscalation": false,
-                        "readOnlyRootFilesystem": true,
-                        "runAsNonRoot": true,
-                        "runAsUser": 65532,
-                        "runAsGroup": 65532,
-                        "capabilities": {"drop": ["ALL"]},
-                    },
-                    "volumeMounts": [{"name": "crossfed-aws-token", "mountPath": GSA_TOKEN_DIR}],
-                }],
-                "containers": app_containers(containers, &aws_web_identity_env(&f.target, &token_file), &mounts),
-                "volumes": [{"name": "crossfed-aws-token", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}],
-            }))
+            Some(object([
+                (
+                    "initContainers",
+                    json!([{
+                        "name": "crossfed-aws-token",
+                        "image": sidecar_image,
+                        // A native sidecar (Kubernetes >= 1.29): started before the app, stopped after it.
+                        "restartPolicy": "Always",
+                        "command": ["/bin/sh", "-c", scripts::GKE_TOKEN_REFRESHER],
+                        "env": [env("TOKEN_AUDIENCE", audience), env("TOKEN_FILE", &token_file)],
+                        // The app starts only once the first token is on disk.
+                        "startupProbe": {"exec": {"command": ["test", "-s", token_file]}, "periodSeconds": 1, "failureThreshold": 120},
+                        "resources": {"requests": {"cpu": "5m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}},
+                        "securityContext": {
+                            "allowPrivilegeEscalation": false,
+                            "readOnlyRootFilesystem": true,
+                            "runAsNonRoot": true,
+                            "runAsUser": 65532,
+                            "runAsGroup": 65532,
+                            "capabilities": {"drop": ["ALL"]},
+                        },
+                        "volumeMounts": [{"name": "crossfed-aws-token", "mountPath": GSA_TOKEN_DIR}],
+                    }]),
+                ),
+                (
+                    "containers",
+                    app_containers(
+                        containers,
+                        &aws_web_identity_env(&f.target, &token_file),
+                        &mounts,
+                    ),
+                ),
+                (
+                    "volumes",
+                    json!([{"name": "crossfed-aws-token", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}]),
+                ),
+            ]))
         }
         Method::GoogleIdToken {
             delivery: TokenDelivery::CredentialProcess,
@@ -162,10 +201,13 @@ fn pod_fragment(
             let mounts = [
                 json!({"name": "crossfed-aws-config", "mountPath": AWS_CONFIG_DIR, "readOnly": true}),
             ];
-            Some(json!({
-                "containers": app_containers(containers, &env, &mounts),
-                "volumes": [{"name": "crossfed-aws-config", "configMap": {"name": credential_process_config, "defaultMode": 0o555}}],
-            }))
+            Some(object([
+                ("containers", app_containers(containers, &env, &mounts)),
+                (
+                    "volumes",
+                    json!([{"name": "crossfed-aws-config", "configMap": {"name": credential_process_config, "defaultMode": 0o555}}]),
+                ),
+            ]))
         }
         Method::AwsOidcProvider {
             audience,
@@ -174,13 +216,23 @@ fn pod_fragment(
         } => {
             let mounts =
                 [json!({"name": "aws-iam-token", "mountPath": AWS_TOKEN_DIR, "readOnly": true})];
-            Some(json!({
-                "containers": app_containers(containers, &aws_web_identity_env(&f.target, &format!("{AWS_TOKEN_DIR}/token")), &mounts),
-                "volumes": [{
-                    "name": "aws-iam-token",
-                    "projected": {"sources": [{"serviceAccountToken": {"audience": audience, "expirationSeconds": token_expiration_seconds, "path": "token"}}]},
-                }],
-            }))
+            Some(object([
+                (
+                    "containers",
+                    app_containers(
+                        containers,
+                        &aws_web_identity_env(&f.target, &format!("{AWS_TOKEN_DIR}/token")),
+                        &mounts,
+                    ),
+                ),
+                (
+                    "volumes",
+                    json!([{
+                        "name": "aws-iam-token",
+                        "projected": {"sources": [{"serviceAccountToken": {"audience": audience, "expirationSeconds": token_expiration_seconds, "path": "token"}}]},
+                    }]),
+                ),
+            ]))
         }
         Method::WorkloadIdentityPool { .. } => gcp_pod_fragment(f, containers),
     }
@@ -214,16 +266,19 @@ fn gcp_pod_fragment(f: &Federation, containers: &[String]) -> Option<Value> {
         json!({"name": "crossfed-gcp-token", "mountPath": GCP_TOKEN_DIR, "readOnly": true}),
         json!({"name": "crossfed-gcp-config", "mountPath": GCP_CONFIG_DIR, "readOnly": true}),
     ];
-    Some(json!({
-        "containers": containers.iter().map(|name| json!({"name": name, "env": env, "volumeMounts": mounts})).collect::<Vec<_>>(),
-        "volumes": [
-            {
-                "name": "crossfed-gcp-token",
-                "projected": {"sources": [{"serviceAccountToken": {"audience": audience, "expirationSeconds": token_expiration_seconds, "path": "token"}}]},
-            },
-            {"name": "crossfed-gcp-config", "configMap": {"name": gcp_configmap_name(f)}},
-        ],
-    }))
+    Some(object([
+        ("containers", app_containers(containers, &env, &mounts)),
+        (
+            "volumes",
+            json!([
+                {
+                    "name": "crossfed-gcp-token",
+                    "projected": {"sources": [{"serviceAccountToken": {"audience": audience, "expirationSeconds": token_expiration_seconds, "path": "token"}}]},
+                },
+                {"name": "crossfed-gcp-config", "configMap": {"name": gcp_configmap_name(f)}},
+            ]),
+        ),
+    ]))
 }
 
 /// The ServiceAccount of a workload, with the GKE annotation when it acts as a Google SA.
