@@ -84,7 +84,7 @@ pub fn trust_statements(spec: &Spec, role_arn: &str) -> Vec<TrustStatement> {
                 issuer, audience, ..
             } => {
                 let key = issuer_host_path(issuer);
-                let subject = f.source.kubernetes_subject().unwrap_or_default();
+                let subject = f.source.kubernetes_subject().unwrap_or_default().to_owned();
                 (
                     Principal::Federated(oidc_provider_arn(role.partition, &role.account, issuer)),
                     BTreeMap::from([

@@ -76,7 +76,7 @@ pub fn member(spec: &Spec, f: &Federation) -> Option<String> {
     };
     let pool = &spec.pools[pool];
     match &f.source {
-        Source::Kubernetes { .. } => Some(pool.principal(&f.source.kubernetes_subject()?)),
+        Source::Kubernetes { .. } => Some(pool.principal(f.source.kubernetes_subject()?)),
         Source::Ec2 { role, .. } => Some(pool.principal_set("aws_role", &assumed_role(spec, role))),
         Source::Gce { .. } => None,
     }
@@ -122,7 +122,7 @@ fn providers(spec: &Spec, pool: &str) -> Vec<(ProviderContext, usize)> {
                             _ => None,
                         })
                         .collect();
-                    let subjects: BTreeSet<String> = federations.iter().filter_map(|f| f.source.kubernetes_subject()).collect();
+                    let subjects: BTreeSet<String> = federations.iter().filter_map(|f| f.source.kubernetes_subject().map(str::to_owned)).collect();
                     ProviderContext {
                         id: id.to_owned(),
                         kind: "oidc",

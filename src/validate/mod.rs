@@ -5,6 +5,9 @@
 //! earlier one failed, because its findings would be noise about a tree we already know is off;
 //! within a stage every problem is reported.
 
+mod cross;
+mod federation;
+mod inventory;
 pub mod schema;
 pub mod semantic;
 
