@@ -317,6 +317,7 @@ pub fn render(spec: &Spec, header: &Header, plan: &mut FilePlan) -> Result<(), R
 /// One federation's chain in words: who is trusted, by which claim and condition, and how to
 /// check it in each cloud.
 #[must_use]
+#[allow(clippy::too_many_lines)] // render/ is being rewritten on another branch; not split here
 pub fn explain(spec: &Spec, name: &str) -> Option<String> {
     let f = spec.federations.iter().find(|f| f.name == name)?;
     let mut out = format!(
