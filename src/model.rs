@@ -255,6 +255,10 @@ pub enum Source {
         namespace: String,
         /// `ServiceAccount` name.
         service_account: String,
+        /// The `sub` claim of the pod's tokens, `system:serviceaccount:NS:KSA`: derived from
+        /// `namespace` and `service_account` once, at validation (see [`service_account_subject`]).
+        #[serde(skip)]
+        subject: String,
         /// Containers that get the environment and mounts.
         containers: Vec<String>,
     },
@@ -277,18 +281,19 @@ pub enum Source {
 impl Source {
     /// The Kubernetes `sub` claim, `system:serviceaccount:NS:KSA`, for Kubernetes sources.
     #[must_use]
-    pub fn kubernetes_subject(&self) -> Option<String> {
+    pub fn kubernetes_subject(&self) -> Option<&str> {
         match self {
-            Source::Kubernetes {
-                namespace,
-                service_account,
-                ..
-            } => Some(format!(
-                "system:serviceaccount:{namespace}:{service_account}"
-            )),
-            _ => None,
+            Source::Kubernetes { subject, .. } => Some(subject),
+            Source::Gce { .. } | Source::Ec2 { .. } => None,
         }
     }
+}
+
+/// The `sub` claim of a Kubernetes service account's tokens, `system:serviceaccount:NS:KSA`: what
+/// IAM OIDC conditions and `google.subject` compare.
+#[must_use]
+pub fn service_account_subject(namespace: &str, service_account: &str) -> String {
+    format!("system:serviceaccount:{namespace}:{service_account}")
 }
 
 /// What the workload becomes.

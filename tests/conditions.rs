@@ -110,7 +110,7 @@ fn oidc_conditions_admit_exactly_the_named_service_accounts() {
                     }
                 )
             })
-            .filter_map(|f| f.source.kubernetes_subject())
+            .filter_map(|f| f.source.kubernetes_subject().map(str::to_owned))
             .collect();
         for (_, condition) in conditions(&spec) {
             for subject in &named {

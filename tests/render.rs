@@ -104,7 +104,7 @@ fn trust_policies_are_never_wider_than_the_spec() {
         let subjects: BTreeSet<String> = spec
             .federations
             .iter()
-            .filter_map(|f| f.source.kubernetes_subject())
+            .filter_map(|f| f.source.kubernetes_subject().map(str::to_owned))
             .collect();
         for (file, planned) in plan
             .iter()

@@ -142,14 +142,13 @@ fn statement_of(
             "accounts.google.com:oaud".to_owned(),
         )),
         (
-            source @ Source::Kubernetes { .. },
+            Source::Kubernetes { subject, .. },
             Method::AwsOidcProvider {
                 issuer, audience, ..
             },
         ) => {
             let role = spec.roles.get(arn)?;
             let key = issuer_host_path(issuer);
-            let subject = source.kubernetes_subject()?;
             Some((
                 Principal::Federated(oidc_provider_arn(role.partition, &role.account, issuer)),
                 BTreeMap::from([

@@ -68,7 +68,7 @@ pub fn member(spec: &Spec, f: &Federation) -> Option<String> {
     };
     let pool = spec.pools.get(pool)?;
     match &f.source {
-        Source::Kubernetes { .. } => Some(pool.principal(&f.source.kubernetes_subject()?)),
+        Source::Kubernetes { subject, .. } => Some(pool.principal(subject)),
         Source::Ec2 { role, .. } => Some(pool.principal_set("aws_role", &assumed_role(spec, role))),
         Source::Gce { .. } => None,
     }
@@ -251,12 +251,10 @@ pub fn build(spec: &Spec) -> GcpPlan {
                     ..
                 },
                 ProviderKind::Oidc { audience, .. },
-                source,
+                Source::Kubernetes { subject, .. },
             ) => {
                 audiences.insert(audience.clone());
-                if let Some(subject) = source.kubernetes_subject() {
-                    subjects.insert(subject.clone());
-                }
+                subjects.insert(subject.clone());
             }
             (ProviderSource::Aws { roles, .. }, _, Source::Ec2 { role, .. }) => {
                 roles.insert(assumed_role(spec, role));

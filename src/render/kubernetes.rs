@@ -123,6 +123,56 @@ fn app_containers(containers: &[String], env: &[Value], mounts: &[Value]) -> Val
     )
 }
 
+/// The pod fragment of a Google-ID-token federation with sidecar delivery: a native sidecar
+/// keeps the token file fresh for the AWS SDK's web-identity provider.
+fn sidecar_fragment(
+    f: &Federation,
+    audience: &str,
+    sidecar_image: &str,
+    containers: &[String],
+) -> Value {
+    let token_file = format!("{GSA_TOKEN_DIR}/token");
+    let mounts =
+        [json!({"name": "crossfed-aws-token", "mountPath": GSA_TOKEN_DIR, "readOnly": true})];
+    object([
+        (
+            "initContainers",
+            json!([{
+                "name": "crossfed-aws-token",
+                "image": sidecar_image,
+                // A native sidecar (Kubernetes >= 1.29): started before the app, stopped after it.
+                "restartPolicy": "Always",
+                "command": ["/bin/sh", "-c", scripts::GKE_TOKEN_REFRESHER],
+                "env": [env("TOKEN_AUDIENCE", audience), env("TOKEN_FILE", &token_file)],
+                // The app starts only once the first token is on disk.
+                "startupProbe": {"exec": {"command": ["test", "-s", token_file]}, "periodSeconds": 1, "failureThreshold": 120},
+                "resources": {"requests": {"cpu": "5m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}},
+                "securityContext": {
+                    "allowPrivilegeEscalation": false,
+                    "readOnlyRootFilesystem": true,
+                    "runAsNonRoot": true,
+                    "runAsUser": 65532,
+                    "runAsGroup": 65532,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+                "volumeMounts": [{"name": "crossfed-aws-token", "mountPath": GSA_TOKEN_DIR}],
+            }]),
+        ),
+        (
+            "containers",
+            app_containers(
+                containers,
+                &aws_web_identity_env(&f.target, &token_file),
+                &mounts,
+            ),
+        ),
+        (
+            "volumes",
+            json!([{"name": "crossfed-aws-token", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}]),
+        ),
+    ])
+}
+
 /// The pod fragment of one federation, or `None` when it needs no pod changes.
 fn pod_fragment(
     aws_federations: usize,
@@ -138,49 +188,7 @@ fn pod_fragment(
             delivery: TokenDelivery::Sidecar,
             sidecar_image,
             ..
-        } => {
-            let token_file = format!("{GSA_TOKEN_DIR}/token");
-            let mounts = [
-                json!({"name": "crossfed-aws-token", "mountPath": GSA_TOKEN_DIR, "readOnly": true}),
-            ];
-            Some(object([
-                (
-                    "initContainers",
-                    json!([{
-                        "name": "crossfed-aws-token",
-                        "image": sidecar_image,
-                        // A native sidecar (Kubernetes >= 1.29): started before the app, stopped after it.
-                        "restartPolicy": "Always",
-                        "command": ["/bin/sh", "-c", scripts::GKE_TOKEN_REFRESHER],
-                        "env": [env("TOKEN_AUDIENCE", audience), env("TOKEN_FILE", &token_file)],
-                        // The app starts only once the first token is on disk.
-                        "startupProbe": {"exec": {"command": ["test", "-s", token_file]}, "periodSeconds": 1, "failureThreshold": 120},
-                        "resources": {"requests": {"cpu": "5m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}},
-                        "securityContext": {
-                            "allowPrivilegeEscalation": false,
-                            "readOnlyRootFilesystem": true,
-                            "runAsNonRoot": true,
-                            "runAsUser": 65532,
-                            "runAsGroup": 65532,
-                            "capabilities": {"drop": ["ALL"]},
-                        },
-                        "volumeMounts": [{"name": "crossfed-aws-token", "mountPath": GSA_TOKEN_DIR}],
-                    }]),
-                ),
-                (
-                    "containers",
-                    app_containers(
-                        containers,
-                        &aws_web_identity_env(&f.target, &token_file),
-                        &mounts,
-                    ),
-                ),
-                (
-                    "volumes",
-                    json!([{"name": "crossfed-aws-token", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}]),
-                ),
-            ]))
-        }
+        } => Some(sidecar_fragment(f, audience, sidecar_image, containers)),
         Method::GoogleIdToken {
             delivery: TokenDelivery::CredentialProcess,
             ..
@@ -302,6 +310,80 @@ fn service_account(workload: &Workload, federations: &[&Federation]) -> Value {
     json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata})
 }
 
+/// A namespace's folder, for the files of its federations.
+struct NamespaceFiles<'a> {
+    header: &'a Header,
+    dir: &'a str,
+    namespace: &'a str,
+}
+
+/// One federation's files in its namespace: its GCP ConfigMap and its two pod patches.
+fn render_federation(
+    plan: &Plan,
+    folder: &NamespaceFiles<'_>,
+    (ksa, config_name): (&str, &str),
+    aws_federations: usize,
+    f: &Federation,
+    files: &mut FilePlan,
+    resources: &mut Vec<String>,
+) -> Result<(), RenderError> {
+    let NamespaceFiles {
+        header,
+        dir,
+        namespace,
+    } = *folder;
+    if let Some(config) = super::credential_config(plan, &f.name)?
+        && matches!(f.source, Source::Kubernetes { .. })
+    {
+        let name = gcp_configmap_name(f);
+        let configmap = json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels()},
+            "data": {GCP_CONFIG_FILE: to_json(config)},
+        });
+        let file = format!("configmap-{name}.yaml");
+        files.insert(
+            format!("{dir}/{file}"),
+            PlannedFile::data(to_yaml(header, &[configmap]), [&f.name]),
+        );
+        resources.push(file);
+    }
+    let Some(pod) = pod_fragment(aws_federations, f, config_name) else {
+        return Ok(());
+    };
+    for (shape, file, kind, example) in [
+        (
+            Shape::Deployment,
+            format!("patch-{}.yaml", f.name),
+            "Deployment",
+            "YOUR-APP",
+        ),
+        (
+            Shape::CronJob,
+            format!("cronjob/patch-{}.yaml", f.name),
+            "CronJob",
+            "YOUR-JOB",
+        ),
+    ] {
+        let patch_header = Header {
+            text: format!(
+                "{}\n# Patch for a {kind} that runs as ServiceAccount {namespace}/{ksa} (federation {}). Apply it with\n# kustomize: patches: [{{path: {file}, target: {{kind: {kind}, name: {example}}}}}]",
+                header.text(),
+                f.name,
+            ),
+        };
+        files.insert(
+            format!("{dir}/{file}"),
+            PlannedFile::data(
+                to_yaml(&patch_header, &[patch(shape, ksa, ksa, &pod)]),
+                [&f.name],
+            ),
+        );
+    }
+    Ok(())
+}
+
 /// Renders the Kubernetes files of share `share` of the namespaces (the `share.0`-th of every
 /// `share.1`), so several threads can split the work.
 ///
@@ -382,55 +464,20 @@ pub fn render(
                 .filter(|f| matches!(f.target, Target::AwsRole { .. }))
                 .count();
             for f in &federations {
-                if let Some(config) = super::credential_config(plan, &f.name)?
-                    && matches!(f.source, Source::Kubernetes { .. })
-                {
-                    let name = gcp_configmap_name(f);
-                    let configmap = json!({
-                        "apiVersion": "v1",
-                        "kind": "ConfigMap",
-                        "metadata": {"name": name, "namespace": namespace, "labels": labels()},
-                        "data": {GCP_CONFIG_FILE: to_json(config)},
-                    });
-                    let file = format!("configmap-{name}.yaml");
-                    files.insert(
-                        format!("{dir}/{file}"),
-                        PlannedFile::data(to_yaml(header, &[configmap]), [&f.name]),
-                    );
-                    resources.push(file);
-                }
-                let Some(pod) = pod_fragment(aws_federations, f, &config_name) else {
-                    continue;
+                let namespace_files = NamespaceFiles {
+                    header,
+                    dir: &dir,
+                    namespace,
                 };
-                for (shape, file, kind, example) in [
-                    (
-                        Shape::Deployment,
-                        format!("patch-{}.yaml", f.name),
-                        "Deployment",
-                        "YOUR-APP",
-                    ),
-                    (
-                        Shape::CronJob,
-                        format!("cronjob/patch-{}.yaml", f.name),
-                        "CronJob",
-                        "YOUR-JOB",
-                    ),
-                ] {
-                    let patch_header = Header {
-                        text: format!(
-                            "{}\n# Patch for a {kind} that runs as ServiceAccount {namespace}/{ksa} (federation {}). Apply it with\n# kustomize: patches: [{{path: {file}, target: {{kind: {kind}, name: {example}}}}}]",
-                            header.text(),
-                            f.name,
-                        ),
-                    };
-                    files.insert(
-                        format!("{dir}/{file}"),
-                        PlannedFile::data(
-                            to_yaml(&patch_header, &[patch(shape, ksa, ksa, &pod)]),
-                            [&f.name],
-                        ),
-                    );
-                }
+                render_federation(
+                    plan,
+                    &namespace_files,
+                    (ksa, &config_name),
+                    aws_federations,
+                    f,
+                    files,
+                    &mut resources,
+                )?;
             }
         }
         resources.sort();

@@ -7,6 +7,9 @@
 //! its findings would be noise about a tree we already know is off; within a stage every problem
 //! is reported.
 
+mod cross;
+mod federation;
+mod inventory;
 pub mod limits;
 pub mod schema;
 pub mod semantic;
