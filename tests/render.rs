@@ -269,3 +269,73 @@ fn render_refuses_an_invalid_spec_and_writes_nothing() {
     assert_eq!(out.status.code(), Some(1));
     assert!(!dir.path().join("out").exists());
 }
+
+/// The words a POSIX shell (`sh -c`, as aws-sdk-go-v2 runs it) makes of a command line, with
+/// the helper replaced by `printf` so nothing runs.
+fn sh_words(line: &str, helper: &str) -> Vec<String> {
+    let line = line.replacen(helper, "printf '%s\\n'", 1);
+    let out = Command::new("sh").args(["-c", &line]).output().unwrap();
+    assert!(out.status.success(), "sh -c {line}: {out:?}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The words Python's `shlex.split` (botocore's reader of `credential_process`) makes of a line.
+fn shlex_words(line: &str) -> Vec<String> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import json, shlex, sys; print(json.dumps(shlex.split(sys.argv[1])))",
+            line,
+        ])
+        .output()
+        .expect("python3 runs the shlex check");
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn credential_process_lines_are_inert_under_sh_and_shlex() {
+    let audience = "https://x/aud;touch${IFS}pwned;echo'\"`id`";
+    let path = "/team$(touch${IFS}pwned)/";
+    let source = format!(
+        r#"version: 1
+gcp:
+  projects: [{{id: acme-prod, number: "123456789012"}}]
+  serviceAccounts: [{{email: vm-runner@acme-prod.iam.gserviceaccount.com, uniqueId: "100000000000000000001"}}]
+aws:
+  accounts: [{{id: "281031839323"}}]
+  roles: [{{name: reader, account: "281031839323", path: '{path}'}}]
+federations:
+  - name: vm-reader
+    from: {{gce: vm-runner@acme-prod.iam.gserviceaccount.com}}
+    to: {{awsRole: reader}}
+    via: {{googleServiceAccount: vm-runner@acme-prod.iam.gserviceaccount.com, audience: '{yaml_audience}', tokenDelivery: credentialProcess}}
+"#,
+        yaml_audience = audience.replace('\'', "''")
+    );
+    let files = render_files(SpecText {
+        file: "hostile.yaml",
+        name: "hostile.yaml",
+        source: &source,
+    })
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    let config = &files["hosts/gce/vm-reader/aws-config"].content;
+    let line = config
+        .lines()
+        .find_map(|l| l.strip_prefix("credential_process = "))
+        .unwrap();
+    let helper = "/usr/local/libexec/crossfed/aws-credential-process";
+    let expected = vec![
+        helper.to_owned(),
+        format!("arn:aws:iam::281031839323:role{path}reader"),
+        "crossfed-vm-reader".to_owned(),
+        audience.to_owned(),
+        "https://sts.us-east-1.amazonaws.com".to_owned(),
+    ];
+    assert_eq!(shlex_words(line), expected, "{line}");
+    assert_eq!(sh_words(line, helper), expected[1..], "{line}");
+}

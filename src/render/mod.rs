@@ -187,13 +187,24 @@ pub fn credential_process_profile(
     else {
         return None;
     };
-    let mut command = format!(
-        "{helper} {arn} {session_name} {audience} {}",
-        sts_endpoint(region, *partition)
-    );
+    // SDKs run this line through `sh -c` (aws-sdk-go-v2) or split it with `shlex` (botocore):
+    // every word is quoted for both, so no spec value (an IAM path or an audience may hold `$`,
+    // `;` or quotes) can become a command or another argument. Plain words stay unquoted.
+    let mut words = vec![
+        helper.to_owned(),
+        arn.clone(),
+        session_name.clone(),
+        audience.to_owned(),
+        sts_endpoint(region, *partition),
+    ];
     if let Some(duration) = session_duration {
-        command = format!("{command} {duration}");
+        words.push(duration.to_string());
     }
+    let command = words
+        .iter()
+        .map(|word| templates::shell_quote(word))
+        .collect::<Vec<_>>()
+        .join(" ");
     Some(format!(
         "[profile {name}]\ncredential_process = {command}\nregion = {region}\nsts_regional_endpoints = regional\n"
     ))
