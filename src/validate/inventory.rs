@@ -478,7 +478,46 @@ fn roles(
         );
     }
     c.unique("role", arns.iter().map(|(p, a)| (p.clone(), a.as_str())));
+    same_iam_role(c, &out, &arns);
     out
+}
+
+/// IAM compares roles by account and name, ignoring the path and the case of the name: two ARNs
+/// that differ only there are one role, whose trust policy and permissions would be the union of
+/// both declarations (and `apply.sh` would write one over the other).
+fn same_iam_role(
+    c: &mut Checker<'_>,
+    roles: &BTreeMap<String, AwsRole>,
+    arns: &[(Pointer, String)],
+) {
+    let mut seen: BTreeMap<(Partition, &str, String), (&Pointer, &str)> = BTreeMap::new();
+    for (pointer, arn) in arns {
+        let Some(role) = roles.get(arn) else {
+            continue;
+        };
+        let key = (
+            role.partition,
+            role.account.as_str(),
+            role.name.to_lowercase(),
+        );
+        match seen.get(&key) {
+            Some((_, first)) if first == arn => {} // an exact repeat: reported as a duplicate
+            Some((first_at, first)) => c.push(
+                Diagnostic::error(
+                    Code::Security,
+                    pointer.clone(),
+                    format!("`{arn}` is the same IAM role as `{first}`"),
+                )
+                .help(format!(
+                    "IAM role names are unique per account whatever the path, and compared without case, so both declarations (the first at {}) would grant and trust as one role; declare the role once, or give the roles different names",
+                    crate::diag::display_path(&String::from((*first_at).clone()))
+                )),
+            ),
+            None => {
+                seen.insert(key, (pointer, arn));
+            }
+        }
+    }
 }
 
 /// The role's identity: either `arn`, or `name` + `account` (+ `path`), never both.
