@@ -50,7 +50,8 @@ pub fn gke_member(cluster: &GkeCluster, namespace: &str, service_account: &str) 
 }
 
 /// `arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE`: the `attribute.aws_role` of EC2 instances.
-fn assumed_role(spec: &Spec, role_arn: &str) -> String {
+#[must_use]
+pub fn assumed_role(spec: &Spec, role_arn: &str) -> String {
     let role = &spec.roles[role_arn];
     format!(
         "arn:{}:sts::{}:assumed-role/{}",

@@ -11,6 +11,7 @@
 //! The plan owns the spec it was built from, so holding a [`Plan`] proves the spec validated.
 
 pub mod aws;
+pub mod closure;
 pub mod gcp;
 pub mod kubernetes;
 

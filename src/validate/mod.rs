@@ -13,6 +13,7 @@ mod inventory;
 pub mod limits;
 pub mod schema;
 pub mod semantic;
+pub mod trust;
 
 use crate::config::RawSpec;
 use crate::config::load::parse_yaml;
@@ -63,11 +64,12 @@ pub fn validate(file: &str, source: &str) -> Result<Plan, Report> {
         Some(spec) if diagnostics.is_empty() => {
             // Limits of the grouped artifacts (policy sizes, ...): a spec that validates renders.
             let plan = plan::build(spec);
-            let limits = limits::check(&plan);
-            if limits.is_empty() {
+            let mut findings = limits::check(&plan);
+            findings.extend(trust::check(&plan));
+            if findings.is_empty() {
                 Ok(plan)
             } else {
-                Err(report(limits))
+                Err(report(findings))
             }
         }
         _ => Err(report(diagnostics)),

@@ -1,0 +1,133 @@
+//! Effective access equals the spec: what each workload can reach through every hop the output
+//! creates ([`crate::plan::closure`]) must be what the spec declares for it, and nothing more.
+//!
+//! A hop the spec did not ask for arises when identities alias: two workloads share one Google
+//! service account (each can mint the other's ID tokens), two GKE clusters of one project share
+//! one workload pool (`ops/deployer` is the same member in both), or two clusters' subjects meet
+//! in one workload-identity pool. Each finding names the path of hops, so the fix is visible.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::diag::{Code, Diagnostic};
+use crate::model::{Federation, Method, Source};
+use crate::plan::Plan;
+use crate::plan::closure::{Graph, Node, declared, path, sources};
+
+/// One workload of the spec: its identity and what its federations declare.
+struct Workload<'p> {
+    starts: BTreeSet<Node>,
+    declared: BTreeSet<Node>,
+    first: &'p Federation,
+}
+
+/// Every reach the spec did not declare, and every GKE identity declared from two clusters.
+#[must_use]
+pub fn check(plan: &Plan) -> Vec<Diagnostic> {
+    let mut out = aliased_gke_identities(plan);
+    let graph = Graph::build(plan);
+    // Federations of one workload (the same first source node) pool what they declare.
+    let mut workloads: BTreeMap<Node, Workload<'_>> = BTreeMap::new();
+    for f in &plan.spec.federations {
+        let starts = sources(plan, f);
+        let Some(key) = starts.first().cloned() else {
+            continue;
+        };
+        let workload = workloads.entry(key).or_insert_with(|| Workload {
+            starts: BTreeSet::new(),
+            declared: BTreeSet::new(),
+            first: f,
+        });
+        workload.starts.extend(starts);
+        workload.declared.extend(declared(f));
+        if f.index < workload.first.index {
+            workload.first = f;
+        }
+    }
+    let mut found: Vec<(usize, Diagnostic)> = Vec::new();
+    for workload in workloads.values() {
+        let starts: Vec<Node> = workload.starts.iter().cloned().collect();
+        let reached = graph.reach(&starts);
+        for node in reached.keys().filter(|n| n.is_target()) {
+            if workload.declared.contains(node) || workload.starts.contains(node) {
+                continue;
+            }
+            let f = workload.first;
+            let hops = path(&reached, node);
+            found.push((
+                f.index,
+                Diagnostic::error(
+                    Code::Security,
+                    format!("/federations/{}/from", f.index),
+                    format!(
+                        "the workload of federation `{}` can also reach {node}, which the spec does not grant it",
+                        f.name
+                    ),
+                )
+                .help(format!(
+                    "{}; give each workload its own Google service account, Kubernetes service account and pool, so that no identity is shared",
+                    hops.join("; then ")
+                ))
+                .at_key(),
+            ));
+        }
+    }
+    found.sort_by_key(|(index, _)| *index);
+    out.extend(found.into_iter().map(|(_, d)| d));
+    out
+}
+
+/// GKE clusters of one project share the workload pool `PROJECT.svc.id.goog`: a Kubernetes
+/// service account acting as a Google service account is one IAM member in all of them.
+fn aliased_gke_identities(plan: &Plan) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut seen: BTreeMap<String, &Federation> = BTreeMap::new();
+    for f in &plan.spec.federations {
+        let (
+            Source::Kubernetes {
+                cluster,
+                namespace,
+                service_account,
+                ..
+            },
+            Method::GoogleIdToken { .. },
+        ) = (&f.source, &f.method)
+        else {
+            continue;
+        };
+        let Some(gke) = plan.spec.gke_clusters.get(cluster) else {
+            continue;
+        };
+        let pool = gke.workload_pool();
+        let member = format!("{pool}[{namespace}/{service_account}]");
+        match seen.get(&member) {
+            Some(other) => {
+                if let Source::Kubernetes {
+                    cluster: other_cluster,
+                    ..
+                } = &other.source
+                    && other_cluster != cluster
+                {
+                    out.push(
+                        Diagnostic::error(
+                            Code::Security,
+                            format!("/federations/{}/from", f.index),
+                            format!(
+                                "`{namespace}/{service_account}` in cluster `{cluster}` is the same Workload Identity member as in cluster `{other_cluster}` (federation `{}`)",
+                                other.name
+                            ),
+                        )
+                        .help(format!(
+                            "GKE clusters of project `{}` share the workload pool `{pool}`, so a pod of either cluster can act as the other's Google service account; use another namespace or service account name, or put the clusters in separate projects",
+                            gke.project
+                        ))
+                        .at_key(),
+                    );
+                }
+            }
+            None => {
+                seen.insert(member, f);
+            }
+        }
+    }
+    out
+}
