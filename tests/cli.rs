@@ -181,3 +181,21 @@ fn help_texts() {
         }
     });
 }
+
+/// `explain` never claims less than the effective access: every Kubernetes service account bound
+/// to a shared Google service account is named, not only the federation's own.
+#[test]
+fn explain_names_every_member_of_a_shared_google_service_account() {
+    let out = run(&[
+        "explain",
+        "ingest-api",
+        "--spec",
+        "fixtures/valid/gke-many-pods-one-role.yaml",
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("serviceAccount:acme-prod.svc.id.goog[ingest/api], serviceAccount:acme-prod.svc.id.goog[ingest/worker] may act as"),
+        "{text}"
+    );
+}

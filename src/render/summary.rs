@@ -305,18 +305,21 @@ pub fn explain(plan: &Plan, name: &str) -> Option<String> {
                 out,
                 "Condition: the trust policy of {arn} admits principal accounts.google.com only when\n  accounts.google.com:aud = {unique_id} (the token's azp: {service_account})\n  accounts.google.com:sub = {unique_id}\n  accounts.google.com:oaud = {audience} (the audience the token was minted for)\n"
             );
-            if let Source::Kubernetes {
-                cluster,
-                namespace,
-                service_account: ksa,
-                ..
-            } = &f.source
-                && let Some(gke) = spec.gke_clusters.get(cluster)
-            {
+            // Every member the output binds to the account, not only this federation's: what
+            // explain says must never be less than the effective access.
+            let members: Vec<&str> = plan
+                .gcp
+                .gke_bindings
+                .values()
+                .flat_map(BTreeMap::values)
+                .filter(|b| b.service_account == *service_account)
+                .map(|b| b.member.as_str())
+                .collect();
+            if !members.is_empty() {
                 let _ = writeln!(
                     out,
-                    "and only serviceAccount:{}[{namespace}/{ksa}] may act as {service_account}.",
-                    gke.workload_pool()
+                    "and only {} may act as {service_account}.",
+                    members.join(", ")
                 );
             }
             let _ = write!(
