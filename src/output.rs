@@ -4,6 +4,12 @@
 //! crossfed version and the spec's hash). Files that are neither in the plan nor in the manifest
 //! are never touched.
 //!
+//! The directory is checked in, so everything read from it is input from strangers: a path in
+//! the manifest, journal or staging list must be relative and made of plain names (no `..`, no
+//! root), or the file is reported corrupt; and a symlink is never followed, neither `.crossfed/`
+//! itself nor any directory on the way to a file crossfed writes, deletes or shows in a diff
+//! (`render` and `check` stop with an error naming it).
+//!
 //! # Comparing
 //!
 //! `render` and `check` share one comparison (`scan`): every planned file is looked up with
@@ -67,7 +73,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
@@ -111,6 +117,14 @@ pub enum OutputError {
         path: PathBuf,
         /// What is wrong.
         message: String,
+    },
+    /// A directory on the way to a file crossfed would read, write or delete is a symlink.
+    #[error(
+        "refusing to follow symlink `{path}`: crossfed never reads, writes or deletes through a symlink in the output directory; replace it with a directory"
+    )]
+    Symlink {
+        /// The symlink.
+        path: PathBuf,
     },
     /// A fault injected by a test (`CROSSFED_TEST_FAULT`).
     #[error("injected fault: {0}")]
@@ -308,15 +322,98 @@ fn in_parallel<T: Sync, R: Send>(
 /// When it exists but cannot be read or parsed.
 pub fn read_manifest(dir: &Path) -> Result<Option<Manifest>, OutputError> {
     let path = dir.join(MANIFEST);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| OutputError::Corrupt {
-                path,
-                message: e.to_string(),
-            }),
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let manifest: Manifest = parse_state(&path, &bytes)?;
+            check_paths(&path, manifest.files.keys())?;
+            Ok(Some(manifest))
+        }
         Err(e) if not_found(&e) => Ok(None),
         Err(source) => Err(OutputError::Io { path, source }),
+    }
+}
+
+/// Whether `path` names something inside the output directory: relative, made only of plain
+/// names (no `..`, no `.`, no root or prefix).
+fn plain_relative(path: &str) -> bool {
+    !path.is_empty()
+        && Path::new(path)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)))
+}
+
+/// The manifest, journal and staging list come from the output directory, which is checked in:
+/// a path in them that leaves the directory (`../x`, `/home/x`) is refused, never joined.
+fn check_paths<'a>(
+    file: &Path,
+    paths: impl IntoIterator<Item = &'a String>,
+) -> Result<(), OutputError> {
+    match paths.into_iter().find(|p| !plain_relative(p)) {
+        Some(bad) => Err(OutputError::Corrupt {
+            path: file.to_owned(),
+            message: format!("`{bad}` is not a relative path inside the output directory"),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Walks, once each, the directories between the output directory and the files crossfed is
+/// about to write, delete or show: a symlink among them is refused (followed, it could lead
+/// anywhere), and the missing ones are noted for staging to create.
+struct Parents<'a> {
+    dir: &'a Path,
+    seen: BTreeSet<PathBuf>,
+    missing: BTreeSet<PathBuf>,
+}
+
+impl<'a> Parents<'a> {
+    fn new(dir: &'a Path) -> Self {
+        Parents {
+            dir,
+            seen: BTreeSet::new(),
+            missing: BTreeSet::new(),
+        }
+    }
+
+    fn check(&mut self, relative: &str) -> Result<(), OutputError> {
+        let mut current = Path::new(relative).parent();
+        while let Some(parent) = current.filter(|p| !p.as_os_str().is_empty()) {
+            if !self.seen.insert(parent.to_owned()) {
+                break;
+            }
+            let path = self.dir.join(parent);
+            match std::fs::symlink_metadata(&path) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    return Err(OutputError::Symlink { path });
+                }
+                Ok(_) => {}
+                Err(e) if not_found(&e) => {
+                    self.missing.insert(parent.to_owned());
+                }
+                Err(source) => return Err(OutputError::Io { path, source }),
+            }
+            current = parent.parent();
+        }
+        Ok(())
+    }
+
+    /// The directories that do not exist, relative, parents first (`Path` orders by
+    /// components, so a parent sorts before its children).
+    fn missing(self) -> Vec<String> {
+        self.missing
+            .into_iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect()
+    }
+}
+
+/// Refuses `path` if it is a symlink.
+fn not_a_symlink(path: &Path) -> Result<(), OutputError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(OutputError::Symlink {
+            path: path.to_owned(),
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -467,17 +564,23 @@ fn replace_atomically(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
 /// When the journal or staging list is unreadable, or a file operation fails.
 pub fn recover(dir: &Path) -> Result<bool, OutputError> {
     let mut repaired = false;
+    not_a_symlink(&dir.join(STATE_DIR))?;
     let journal_path = dir.join(JOURNAL);
     let staging_path = dir.join(STAGING);
     if let Some(bytes) = read_existing(&journal_path)? {
         // The journal is written only once every staged file is durable: roll forward. A
         // staging list beside it lists files that are renamed by now; it is simply dropped.
         let journal: Journal = parse_state(&journal_path, &bytes)?;
+        check_paths(
+            &journal_path,
+            journal.renames.iter().chain(&journal.deletes),
+        )?;
         commit(dir, &journal, Fault::None)?;
         remove_if_exists(&staging_path)?;
         repaired = true;
     } else if let Some(bytes) = read_existing(&staging_path)? {
         let staging: Staging = parse_state(&staging_path, &bytes)?;
+        check_paths(&staging_path, staging.files.iter().chain(&staging.dirs))?;
         roll_back(dir, &staging)?;
         repaired = true;
     }
@@ -491,6 +594,10 @@ pub fn recover(dir: &Path) -> Result<bool, OutputError> {
 /// created if they are empty. The list goes only once every staged file is gone, so a failure
 /// here leaves it for the next [`recover`].
 fn roll_back(dir: &Path, staging: &Staging) -> Result<(), OutputError> {
+    let mut parents = Parents::new(dir);
+    for relative in staging.files.iter().chain(&staging.dirs) {
+        parents.check(relative)?;
+    }
     for relative in &staging.files {
         remove_if_exists(&staged_path(&dir.join(relative)))?;
     }
@@ -507,6 +614,10 @@ fn roll_back(dir: &Path, staging: &Staging) -> Result<(), OutputError> {
 fn commit(dir: &Path, journal: &Journal, fault: Fault) -> Result<(), OutputError> {
     // Directories whose entries change. Counted even when the rename or deletion turns out to
     // be done already: a crashed process may have done it without making it durable.
+    let mut parents = Parents::new(dir);
+    for relative in journal.renames.iter().chain(&journal.deletes) {
+        parents.check(relative)?;
+    }
     let mut touched = BTreeSet::from([dir.to_owned()]);
     let rename = |_: usize, relative: &String| {
         let path = dir.join(relative);
@@ -613,6 +724,8 @@ struct Scan<'a> {
     files: Vec<(Planned<'a>, OnDisk)>,
     /// Files the manifest lists and the plan does not, still there (and not directories).
     stale: Vec<String>,
+    /// Directories that files to write need and that do not exist, parents first.
+    missing_dirs: Vec<String>,
 }
 
 fn scan<'a>(dir: &Path, plan: &'a FilePlan) -> Result<Scan<'a>, OutputError> {
@@ -621,17 +734,26 @@ fn scan<'a>(dir: &Path, plan: &'a FilePlan) -> Result<Scan<'a>, OutputError> {
     let states = in_parallel(&files, |_, file| {
         on_disk(&dir.join(file.relative), file.content.as_bytes())
     })?;
-    let stale = manifest
-        .files
-        .keys()
-        .filter(|p| !plan.contains_key(*p))
-        .filter(|p| std::fs::symlink_metadata(dir.join(p)).is_ok_and(|m| !m.is_dir()))
-        .cloned()
-        .collect();
+    // Only the paths that will be written, deleted or shown in a diff: an up-to-date tree
+    // costs nothing here.
+    let mut parents = Parents::new(dir);
+    for (file, state) in files.iter().zip(&states) {
+        if *state != OnDisk::Same {
+            parents.check(file.relative)?;
+        }
+    }
+    let mut stale = Vec::new();
+    for relative in manifest.files.keys().filter(|p| !plan.contains_key(*p)) {
+        parents.check(relative)?;
+        if std::fs::symlink_metadata(dir.join(relative)).is_ok_and(|m| !m.is_dir()) {
+            stale.push(relative.clone());
+        }
+    }
     Ok(Scan {
         manifest,
         files: files.into_iter().zip(states).collect(),
         stale,
+        missing_dirs: parents.missing(),
     })
 }
 
@@ -693,7 +815,7 @@ pub fn write(dir: &Path, plan: &FilePlan, fault: Fault) -> Result<Summary, Outpu
     }
 
     if !to_write.is_empty() {
-        stage(dir, &to_write, fault)?;
+        stage(dir, &to_write, &scan.missing_dirs, fault)?;
     }
     let journal = Journal {
         renames: summary.written.clone(),
@@ -712,14 +834,18 @@ pub fn write(dir: &Path, plan: &FilePlan, fault: Fault) -> Result<Summary, Outpu
 ///
 /// # Panics
 /// Never: a staging list always serializes.
-fn stage(dir: &Path, files: &[&Planned<'_>], fault: Fault) -> Result<(), OutputError> {
+fn stage(
+    dir: &Path,
+    files: &[&Planned<'_>],
+    new_dirs: &[String],
+    fault: Fault,
+) -> Result<(), OutputError> {
     let mut dirs: Vec<String> = create_dir_durably(&dir.join(STATE_DIR))?
         .iter()
         .filter_map(|created| created.strip_prefix(dir).ok())
         .filter(|relative| !relative.as_os_str().is_empty())
         .map(|relative| relative.to_string_lossy().into_owned())
         .collect();
-    let new_dirs = missing_dirs(dir, files)?;
     dirs.extend(new_dirs.iter().cloned());
     let staging = Staging {
         files: files.iter().map(|f| f.relative.to_owned()).collect(),
@@ -727,45 +853,10 @@ fn stage(dir: &Path, files: &[&Planned<'_>], fault: Fault) -> Result<(), OutputE
     };
     let staging_text = serde_json::to_string_pretty(&staging).expect("a staging list serializes");
     replace_atomically(&dir.join(STAGING), staging_text.as_bytes())?;
-    stage_files(dir, files, &new_dirs, fault).inspect_err(|_| {
+    stage_files(dir, files, new_dirs, fault).inspect_err(|_| {
         // Best effort: what is left is listed, and the next run's `recover` removes it.
         let _ = roll_back(dir, &staging);
     })
-}
-
-/// The directories (relative, parents first) that the staged files need and that do not exist.
-fn missing_dirs(dir: &Path, files: &[&Planned<'_>]) -> Result<Vec<String>, OutputError> {
-    let mut present = BTreeSet::new();
-    let mut missing = BTreeSet::new();
-    for file in files {
-        let mut current = Path::new(file.relative).parent();
-        while let Some(relative) = current.filter(|p| !p.as_os_str().is_empty()) {
-            if present.contains(relative) || missing.contains(relative) {
-                break;
-            }
-            match std::fs::symlink_metadata(dir.join(relative)) {
-                Ok(_) => {
-                    present.insert(relative);
-                    break;
-                }
-                Err(e) if not_found(&e) => {
-                    missing.insert(relative);
-                }
-                Err(source) => {
-                    return Err(OutputError::Io {
-                        path: dir.join(relative),
-                        source,
-                    });
-                }
-            }
-            current = relative.parent();
-        }
-    }
-    // `Path` orders by components, so a parent sorts before its children.
-    Ok(missing
-        .into_iter()
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect())
 }
 
 /// Creates `new_dirs`, writes every staged file on the pool, then makes them and every
@@ -985,10 +1076,16 @@ mod tests {
     fn a_crash_while_staging_is_rolled_back() {
         let (old, old_tree) = written(&before());
         let next = after();
-        let files = planned(&next);
-        let to_write: Vec<&Planned<'_>> = files.iter().filter(|f| f.relative != MANIFEST).collect();
+        let scan = scan(old.path(), &next).unwrap();
+        let to_write: Vec<&Planned<'_>> = scan
+            .files
+            .iter()
+            .filter(|(f, state)| f.relative != MANIFEST && *state != OnDisk::Same)
+            .map(|(f, _)| f)
+            .collect();
+        assert_eq!(scan.missing_dirs, ["c", "c/d"]);
         // Everything staged and listed, as at the very end of step 4 …
-        stage(old.path(), &to_write, Fault::None).unwrap();
+        stage(old.path(), &to_write, &scan.missing_dirs, Fault::None).unwrap();
         assert!(old.path().join("c/d/.e.yaml.crossfed-new").is_file());
         // … one staged file cut short, and a journal that was being written.
         std::fs::write(old.path().join("c/.f.yaml.crossfed-new"), "f:").unwrap();

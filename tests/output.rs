@@ -532,3 +532,97 @@ fn a_large_plan_round_trips() {
         "a directory left empty is removed"
     );
 }
+
+/// Adds `path` (with any hash) to the manifest of `out`, as a malicious commit could.
+fn own_in_manifest(out: &Path, path: &str) {
+    let manifest = out.join(".crossfed/manifest.json");
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    json["files"][path] = serde_json::Value::from("0".repeat(64));
+    std::fs::write(&manifest, serde_json::to_string(&json).unwrap()).unwrap();
+}
+
+#[test]
+fn paths_in_the_manifest_or_journal_never_leave_the_output_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "mine\n").unwrap();
+    assert!(render(SPEC, &out).status.success());
+    let manifest = std::fs::read(out.join(".crossfed/manifest.json")).unwrap();
+
+    for owned in ["../victim.txt", &victim.display().to_string()] {
+        own_in_manifest(&out, owned);
+        for run in [render(SPEC, &out), check(SPEC, &out)] {
+            assert_eq!(run.status.code(), Some(2));
+            let stderr = String::from_utf8(run.stderr).unwrap();
+            assert!(
+                stderr.contains("is not a relative path inside the output directory"),
+                "{stderr}"
+            );
+        }
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "mine\n");
+        std::fs::write(out.join(".crossfed/manifest.json"), &manifest).unwrap();
+    }
+
+    std::fs::write(
+        out.join(".crossfed/journal.json"),
+        r#"{"renames": [], "deletes": ["../victim.txt"], "manifest": ""}"#,
+    )
+    .unwrap();
+    let refused = render(SPEC, &out);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8(refused.stderr)
+            .unwrap()
+            .contains("journal.json")
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "mine\n");
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinked_directories_in_the_output_are_never_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("secret"), "s3cret\n").unwrap();
+    assert!(render(SPEC, &out).status.success());
+
+    // A stale owned file behind a symlinked directory: neither deleted by render nor shown by check.
+    std::os::unix::fs::symlink(&elsewhere, out.join("linked")).unwrap();
+    own_in_manifest(&out, "linked/secret");
+    for run in [render(SPEC, &out), check(SPEC, &out)] {
+        assert_eq!(run.status.code(), Some(2));
+        let stderr = String::from_utf8(run.stderr).unwrap();
+        assert!(stderr.contains("refusing to follow symlink"), "{stderr}");
+        assert!(
+            !stderr.contains("s3cret")
+                && !String::from_utf8(run.stdout).unwrap().contains("s3cret")
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(elsewhere.join("secret")).unwrap(),
+        "s3cret\n"
+    );
+    std::fs::remove_file(out.join("linked")).unwrap();
+
+    // A planned file's directory replaced by a symlink: nothing is written through it.
+    let role = out.join("aws/281031839323/roles/shared-data-reader");
+    std::fs::remove_dir_all(&role).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &role).unwrap();
+    let refused = render(SPEC, &out);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8(refused.stderr)
+            .unwrap()
+            .contains("refusing to follow symlink")
+    );
+    let mut names: Vec<_> = std::fs::read_dir(&elsewhere)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["secret"], "nothing was written through the symlink");
+}
