@@ -1,24 +1,80 @@
 //! The output directory: the only module that touches it.
 //!
 //! crossfed owns exactly the files listed in `.crossfed/manifest.json` (path → sha256, plus the
-//! crossfed version and the spec's hash). A render:
+//! crossfed version and the spec's hash). Files that are neither in the plan nor in the manifest
+//! are never touched.
+//!
+//! The directory is checked in, so everything read from it is input from strangers: a path in
+//! the manifest, journal or staging list must be relative and made of plain names (no `..`, no
+//! root), or the file is reported corrupt; and a symlink is never followed, neither `.crossfed/`
+//! itself nor any directory on the way to a file crossfed writes, deletes or shows in a diff
+//! (`render` and `check` stop with an error naming it).
+//!
+//! # Comparing
+//!
+//! `render` and `check` share one comparison (`scan`): every planned file is looked up with
+//! `lstat`, and read only when it is a regular file of the planned length, then compared byte
+//! for byte (a hand edit that keeps the length is still caught). A symlink, FIFO or socket at a
+//! planned path is never followed nor read: it simply is not the planned file. The lookups run on
+//! a pool of `IO_THREADS` scoped threads. The mode of a file is not compared.
+//!
+//! # Writing
+//!
+//! A render, after [`recover`]ing from an interrupted one:
 //! 1. refuses, before writing anything, to overwrite a file it does not own (unless the file
 //!    already holds exactly the planned bytes, which it then adopts);
-//! 2. stages every new or changed file beside its destination (`.NAME.crossfed-new`, same
-//!    filesystem, so the later rename is atomic); a failure here removes what was staged and
-//!    leaves the tree untouched;
-//! 3. writes a journal (`.crossfed/journal.json`, itself renamed into place) listing the renames
-//!    and deletions to come, then performs them, writes the manifest and drops the journal.
+//! 2. stops there when nothing is to be written or deleted and the manifest already holds the
+//!    planned bytes: an up-to-date tree is not written at all (no journal, no manifest, no
+//!    directory or file mtime changes);
+//! 3. writes the staging list `.crossfed/staging.json` (the files about to be staged, the
+//!    directories about to be created) and makes it durable;
+//! 4. creates the missing directories and stages every new or changed file beside its
+//!    destination (`.NAME.crossfed-new`, same filesystem, so the later rename is atomic), on the
+//!    thread pool and without fsync; then fsyncs, again on the pool, every staged file and every
+//!    directory that gained an entry. A failure here (or `Fault::Stage`) removes what was staged
+//!    and the directories it created, and leaves the tree as it was;
+//! 5. writes the journal `.crossfed/journal.json` (the renames, the deletions and the new
+//!    manifest) durably: staged beside itself, fsynced, renamed, `.crossfed/` fsynced. From here
+//!    on the commit is decided and only ever rolled forward. The staging list is then dropped;
+//! 6. renames the staged files into place (on the pool), deletes the files crossfed wrote and
+//!    no longer generates (and the directories that leaves empty), then fsyncs each directory
+//!    those renames and deletions touched, and the output directory, once;
+//! 7. replaces the manifest durably (unless it already holds the planned bytes), removes the
+//!    journal and fsyncs `.crossfed/`, so that when `render` returns everything is on disk.
 //!
-//! A run interrupted during step 3 leaves the journal behind; the next `render` or `check` finds
-//! it and rolls the commit forward (every staged file is complete by then). Stray staged files
-//! without a journal come from an interrupted step 2 and are removed. Files that are neither in
-//! the plan nor in the manifest are never touched.
+//! Why this shape: on a slow disk an fsync costs milliseconds, so a per-file fsync in series
+//! dominates a large render. Writing everything first and then fsyncing concurrently lets the
+//! filesystem share one journal commit among many fsyncs. One `syncfs(2)` would be cheaper
+//! still on an idle machine, but it flushes every dirty page of the whole filesystem (other
+//! builds, other checkouts), needs an `unsafe` binding or a new dependency, is Linux-only, and
+//! until Linux 5.8 did not report writeback errors; parallel fsyncs are portable and cost what
+//! this render wrote (numbers in `examples/write_bench.rs`).
+//!
+//! # What a crash leaves behind
+//!
+//! The next `render` or `check` calls [`recover`] first, which looks only at `.crossfed/` (it
+//! never walks the tree):
+//!
+//! | crash …                                          | on disk                                                                                     | the next run                                                                              |
+//! |--------------------------------------------------|---------------------------------------------------------------------------------------------|-------------------------------------------------------------------------------------------|
+//! | before the staging list is in place (steps 1–3)  | the previous tree, maybe an empty `.crossfed/` or `.crossfed/.staging.json.crossfed-new`      | removes the half-written state file; the tree is the previous one                         |
+//! | while staging (step 4, journal not in place)     | the previous tree (all live files untouched), the staging list, some staged files (complete or not), new directories | rolls back: removes every listed staged file, the listed directories if empty, then the list |
+//! | while writing the journal (step 5)               | as above, maybe `.crossfed/.journal.json.crossfed-new`, or the journal if its rename made it | no journal: rolls back as above. Journal: every staged file is durable, so it rolls forward |
+//! | after the journal, before or between renames      | the journal, the staged files not yet renamed (complete, durable), the others renamed; a rename done but not yet fsynced may be undone by the crash | rolls forward: renames what is still staged (a missing staged file was renamed already), deletes, fsyncs, manifest, drops the journal |
+//! | between deletions                                | the journal, every file renamed, some deleted                                               | rolls forward: deleting is idempotent (a missing file is fine)                              |
+//! | before or after the manifest replace             | the journal, the tree complete, the old or the new manifest (maybe `.crossfed/.manifest.json.crossfed-new`) | rolls forward: writes the manifest if it differs, drops the journal and any half-written manifest |
+//! | after the journal's removal, before the fsync    | the journal may reappear                                                                    | rolls forward a commit that is complete: nothing is renamed, deleted or rewritten          |
+//!
+//! `check` repairs this way too before it compares, and says so. A crashed render therefore
+//! yields either the previous tree or the new one, never a mix, once the next run has looked at
+//! it. Staged files left by crossfed versions before the staging list existed are not searched
+//! for; they are replaced when that file is next written.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
@@ -30,7 +86,12 @@ pub const STATE_DIR: &str = ".crossfed";
 /// The manifest of owned files.
 pub const MANIFEST: &str = ".crossfed/manifest.json";
 const JOURNAL: &str = ".crossfed/journal.json";
+const STAGING: &str = ".crossfed/staging.json";
 const STAGED_SUFFIX: &str = ".crossfed-new";
+/// Threads of the pool that compares, writes and fsyncs files. fsync mostly waits on the
+/// device, and concurrent fsyncs share the filesystem's journal commits, so this is more than
+/// the cores of a laptop on purpose.
+const IO_THREADS: usize = 16;
 
 /// Something went wrong with the output directory.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +117,14 @@ pub enum OutputError {
         path: PathBuf,
         /// What is wrong.
         message: String,
+    },
+    /// A directory on the way to a file crossfed would read, write or delete is a symlink.
+    #[error(
+        "refusing to follow symlink `{path}`: crossfed never reads, writes or deletes through a symlink in the output directory; replace it with a directory"
+    )]
+    Symlink {
+        /// The symlink.
+        path: PathBuf,
     },
     /// A fault injected by a test (`CROSSFED_TEST_FAULT`).
     #[error("injected fault: {0}")]
@@ -101,11 +170,21 @@ pub struct Manifest {
     pub files: BTreeMap<String, String>,
 }
 
+/// `.crossfed/journal.json`: a decided commit, which recovery finishes.
 #[derive(Debug, Serialize, Deserialize)]
 struct Journal {
     renames: Vec<String>,
     deletes: Vec<String>,
     manifest: String,
+}
+
+/// `.crossfed/staging.json`: a staging in progress, which recovery undoes.
+#[derive(Debug, Serialize, Deserialize)]
+struct Staging {
+    /// Files whose staged sibling may exist.
+    files: Vec<String>,
+    /// Directories created for them, parents first.
+    dirs: Vec<String>,
 }
 
 /// Lower-case hex sha256.
@@ -146,11 +225,33 @@ pub fn with_manifest(mut plan: FilePlan, spec_name: &str, spec_source: &str) -> 
     plan
 }
 
+/// One planned file as this module sees it.
+struct Planned<'a> {
+    relative: &'a str,
+    content: &'a str,
+    executable: bool,
+}
+
+/// The only place that reads [`FilePlan`] entries; the mode is the one the plan recorded.
+fn planned(plan: &FilePlan) -> Vec<Planned<'_>> {
+    plan.iter()
+        .map(|(relative, file)| Planned {
+            relative,
+            content: &file.content,
+            executable: file.mode == Mode::Executable,
+        })
+        .collect()
+}
+
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
     move |source| OutputError::Io {
         path: path.to_owned(),
         source,
     }
+}
+
+fn not_found(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::NotFound
 }
 
 fn staged_path(path: &Path) -> PathBuf {
@@ -161,28 +262,162 @@ fn staged_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}{STAGED_SUFFIX}"))
 }
 
+/// The directory holding `path` (`.` for a bare relative name).
+fn parent_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Runs `task` on every item on up to [`IO_THREADS`] scoped threads and returns the results in
+/// item order, or the error of the lowest-numbered item that failed. After a failure no new item
+/// is started, so which items ran is not deterministic; when only one item can fail (an
+/// injected fault), which error is returned is.
+fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    task: impl Fn(usize, &T) -> Result<R, OutputError> + Sync,
+) -> Result<Vec<R>, OutputError> {
+    let threads = IO_THREADS.min(items.len());
+    if threads <= 1 {
+        return items
+            .iter()
+            .enumerate()
+            .map(|(n, item)| task(n, item))
+            .collect();
+    }
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let worker = || {
+        let mut done = Vec::new();
+        while !failed.load(Ordering::Relaxed) {
+            let n = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(n) else { break };
+            let result = task(n, item);
+            if result.is_err() {
+                failed.store(true, Ordering::Relaxed);
+            }
+            done.push((n, result));
+        }
+        done
+    };
+    let mut done: Vec<(usize, Result<R, OutputError>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads).map(|_| scope.spawn(worker)).collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    // Without a failure every item ran; with one, the first error in item order wins.
+    done.sort_unstable_by_key(|(n, _)| *n);
+    done.into_iter().map(|(_, result)| result).collect()
+}
+
 /// Reads the manifest of `dir`, if there is one.
 ///
 /// # Errors
 /// When it exists but cannot be read or parsed.
 pub fn read_manifest(dir: &Path) -> Result<Option<Manifest>, OutputError> {
     let path = dir.join(MANIFEST);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| OutputError::Corrupt {
-                path,
-                message: e.to_string(),
-            }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let manifest: Manifest = parse_state(&path, &bytes)?;
+            check_paths(&path, manifest.files.keys())?;
+            Ok(Some(manifest))
+        }
+        Err(e) if not_found(&e) => Ok(None),
         Err(source) => Err(OutputError::Io { path, source }),
+    }
+}
+
+/// Whether `path` names something inside the output directory: relative, made only of plain
+/// names (no `..`, no `.`, no root or prefix).
+fn plain_relative(path: &str) -> bool {
+    !path.is_empty()
+        && Path::new(path)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)))
+}
+
+/// The manifest, journal and staging list come from the output directory, which is checked in:
+/// a path in them that leaves the directory (`../x`, `/home/x`) is refused, never joined.
+fn check_paths<'a>(
+    file: &Path,
+    paths: impl IntoIterator<Item = &'a String>,
+) -> Result<(), OutputError> {
+    match paths.into_iter().find(|p| !plain_relative(p)) {
+        Some(bad) => Err(OutputError::Corrupt {
+            path: file.to_owned(),
+            message: format!("`{bad}` is not a relative path inside the output directory"),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Walks, once each, the directories between the output directory and the files crossfed is
+/// about to write, delete or show: a symlink among them is refused (followed, it could lead
+/// anywhere), and the missing ones are noted for staging to create.
+struct Parents<'a> {
+    dir: &'a Path,
+    seen: BTreeSet<PathBuf>,
+    missing: BTreeSet<PathBuf>,
+}
+
+impl<'a> Parents<'a> {
+    fn new(dir: &'a Path) -> Self {
+        Parents {
+            dir,
+            seen: BTreeSet::new(),
+            missing: BTreeSet::new(),
+        }
+    }
+
+    fn check(&mut self, relative: &str) -> Result<(), OutputError> {
+        let mut current = Path::new(relative).parent();
+        while let Some(parent) = current.filter(|p| !p.as_os_str().is_empty()) {
+            if !self.seen.insert(parent.to_owned()) {
+                break;
+            }
+            let path = self.dir.join(parent);
+            match std::fs::symlink_metadata(&path) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    return Err(OutputError::Symlink { path });
+                }
+                Ok(_) => {}
+                Err(e) if not_found(&e) => {
+                    self.missing.insert(parent.to_owned());
+                }
+                Err(source) => return Err(OutputError::Io { path, source }),
+            }
+            current = parent.parent();
+        }
+        Ok(())
+    }
+
+    /// The directories that do not exist, relative, parents first (`Path` orders by
+    /// components, so a parent sorts before its children).
+    fn missing(self) -> Vec<String> {
+        self.missing
+            .into_iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect()
+    }
+}
+
+/// Refuses `path` if it is a symlink.
+fn not_a_symlink(path: &Path) -> Result<(), OutputError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(OutputError::Symlink {
+            path: path.to_owned(),
+        }),
+        _ => Ok(()),
     }
 }
 
 fn read_existing(path: &Path) -> Result<Option<Vec<u8>>, OutputError> {
     match std::fs::read(path) {
         Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) if not_found(&e) => Ok(None),
         Err(source) => Err(OutputError::Io {
             path: path.to_owned(),
             source,
@@ -190,114 +425,333 @@ fn read_existing(path: &Path) -> Result<Option<Vec<u8>>, OutputError> {
     }
 }
 
-/// Writes `bytes` to `path` durably, creating parents.
-fn write_durably(path: &Path, bytes: &[u8], executable: bool) -> Result<(), OutputError> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(io(parent))?;
+/// Reads `path` if it is a regular file; a symlink or special file is never followed nor read.
+fn read_regular(path: &Path) -> Result<Option<Vec<u8>>, OutputError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_file() => read_existing(path),
+        Ok(_) => Ok(None),
+        Err(e) if not_found(&e) => Ok(None),
+        Err(source) => Err(OutputError::Io {
+            path: path.to_owned(),
+            source,
+        }),
     }
-    let mut file = std::fs::File::create(path).map_err(io(path))?;
+}
+
+fn parse_state<T: for<'de> Deserialize<'de>>(path: &Path, bytes: &[u8]) -> Result<T, OutputError> {
+    serde_json::from_slice(bytes).map_err(|e| OutputError::Corrupt {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// Removes a file; whether it was there.
+fn remove_if_exists(path: &Path) -> Result<bool, OutputError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if not_found(&e) => Ok(false),
+        Err(source) => Err(OutputError::Io {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Creates `path` for writing, never through an existing name: `create_new` (`O_EXCL`) refuses
+/// a symlink too, so a leftover or planted `.NAME.crossfed-new` is removed, not written through.
+fn create_staged(path: &Path) -> Result<std::fs::File, OutputError> {
+    let create = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+    };
+    match create() {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::remove_file(path).map_err(io(path))?;
+            create().map_err(io(path))
+        }
+        result => result.map_err(io(path)),
+    }
+}
+
+/// Writes a staged file and sets its mode, without fsync (see [`make_durable`]).
+fn write_staged(path: &Path, bytes: &[u8], executable: bool) -> Result<std::fs::File, OutputError> {
+    let mut file = create_staged(path)?;
     file.write_all(bytes).map_err(io(path))?;
-    file.sync_all().map_err(io(path))?;
-    set_mode(path, executable).map_err(io(path))
+    set_mode(&file, executable).map_err(io(path))?;
+    Ok(file)
 }
 
-/// Writes `bytes` to `path` through a temporary sibling and a rename.
+/// fsyncs a directory, so that the entries created, renamed or removed in it survive a crash.
+/// A directory that is gone (removed as empty) needs nothing.
+#[cfg(unix)]
+fn fsync_dir(path: &Path) -> Result<(), OutputError> {
+    match std::fs::File::open(path) {
+        Ok(dir) => dir.sync_all().map_err(io(path)),
+        Err(e) if not_found(&e) => Ok(()),
+        Err(source) => Err(OutputError::Io {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+#[cfg(not(unix))]
+fn fsync_dir(_: &Path) -> Result<(), OutputError> {
+    Ok(())
+}
+
+/// fsyncs files (reopened: keeping tens of thousands open would exhaust descriptors) and
+/// directories, concurrently.
+fn make_durable(files: &[PathBuf], dirs: &BTreeSet<PathBuf>) -> Result<(), OutputError> {
+    let dirs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
+    in_parallel(files, |_, path| {
+        std::fs::File::open(path)
+            .and_then(|file| file.sync_all())
+            .map_err(io(path))
+    })?;
+    in_parallel(&dirs, |_, dir| fsync_dir(dir))?;
+    Ok(())
+}
+
+/// Creates directory `path` and its missing ancestors, durably. Returns the ones it created,
+/// parents first.
+fn create_dir_durably(path: &Path) -> Result<Vec<PathBuf>, OutputError> {
+    let mut missing: Vec<PathBuf> = path
+        .ancestors()
+        .take_while(|p| !p.as_os_str().is_empty() && std::fs::symlink_metadata(p).is_err())
+        .map(Path::to_path_buf)
+        .collect();
+    missing.reverse();
+    for dir in &missing {
+        match std::fs::create_dir(dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                return Err(OutputError::Io {
+                    path: dir.clone(),
+                    source: e,
+                });
+            }
+            _ => {}
+        }
+    }
+    for dir in &missing {
+        fsync_dir(&parent_of(dir))?;
+    }
+    Ok(missing)
+}
+
+/// Writes `bytes` to `path` durably through a staged sibling and a rename.
 fn replace_atomically(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
+    let parent = parent_of(path);
+    create_dir_durably(&parent)?;
     let staged = staged_path(path);
-    write_durably(&staged, bytes, false)?;
-    std::fs::rename(&staged, path).map_err(io(path))
+    write_staged(&staged, bytes, false)?
+        .sync_all()
+        .map_err(io(&staged))?;
+    std::fs::rename(&staged, path).map_err(io(path))?;
+    fsync_dir(&parent)
 }
 
-/// Finishes a commit that was interrupted (journal present) and removes stray staged files.
+/// Finishes a commit that was interrupted (journal present), or undoes a staging that was
+/// (staging list present), and removes half-written state files. Looks only at `.crossfed/`.
 /// Returns whether anything was repaired.
 ///
 /// # Errors
-/// When the journal is unreadable or a rename fails.
+/// When the journal or staging list is unreadable, or a file operation fails.
 pub fn recover(dir: &Path) -> Result<bool, OutputError> {
-    let journal_path = dir.join(JOURNAL);
     let mut repaired = false;
+    not_a_symlink(&dir.join(STATE_DIR))?;
+    let journal_path = dir.join(JOURNAL);
+    let staging_path = dir.join(STAGING);
     if let Some(bytes) = read_existing(&journal_path)? {
-        let journal: Journal =
-            serde_json::from_slice(&bytes).map_err(|e| OutputError::Corrupt {
-                path: journal_path.clone(),
-                message: e.to_string(),
-            })?;
+        // The journal is written only once every staged file is durable: roll forward. A
+        // staging list beside it lists files that are renamed by now; it is simply dropped.
+        let journal: Journal = parse_state(&journal_path, &bytes)?;
+        check_paths(
+            &journal_path,
+            journal.renames.iter().chain(&journal.deletes),
+        )?;
         commit(dir, &journal, Fault::None)?;
+        remove_if_exists(&staging_path)?;
+        repaired = true;
+    } else if let Some(bytes) = read_existing(&staging_path)? {
+        let staging: Staging = parse_state(&staging_path, &bytes)?;
+        check_paths(&staging_path, staging.files.iter().chain(&staging.dirs))?;
+        roll_back(dir, &staging)?;
         repaired = true;
     }
-    let mut stray = Vec::new();
-    collect_staged(dir, &mut stray);
-    for path in stray {
-        std::fs::remove_file(&path).map_err(io(&path))?;
-        repaired = true;
+    for state in [JOURNAL, STAGING, MANIFEST] {
+        repaired |= remove_if_exists(&staged_path(&dir.join(state)))?;
     }
     Ok(repaired)
 }
 
-fn collect_staged(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let Ok(kind) = entry.file_type() else {
-            continue;
-        };
-        if kind.is_dir() {
-            collect_staged(&path, out);
-        } else if kind.is_file()
-            && entry.file_name().to_string_lossy().starts_with('.')
-            && entry.file_name().to_string_lossy().ends_with(STAGED_SUFFIX)
-        {
-            out.push(path);
-        }
+/// Undoes a staging: removes the staged files, then the staging list, then the directories it
+/// created if they are empty. The list goes only once every staged file is gone, so a failure
+/// here leaves it for the next [`recover`].
+fn roll_back(dir: &Path, staging: &Staging) -> Result<(), OutputError> {
+    let mut parents = Parents::new(dir);
+    for relative in staging.files.iter().chain(&staging.dirs) {
+        parents.check(relative)?;
     }
+    for relative in &staging.files {
+        remove_if_exists(&staged_path(&dir.join(relative)))?;
+    }
+    remove_if_exists(&dir.join(STAGING))?;
+    for relative in staging.dirs.iter().rev() {
+        // Not empty: someone put a file there since; it stays.
+        let _ = std::fs::remove_dir(dir.join(relative));
+    }
+    Ok(())
 }
 
-/// Performs a journaled commit: renames, deletions, manifest, then drops the journal.
+/// Performs a journaled commit: renames, deletions, fsyncs, manifest, then drops the journal.
 /// Idempotent, so it can finish a commit that was interrupted at any point.
 fn commit(dir: &Path, journal: &Journal, fault: Fault) -> Result<(), OutputError> {
-    for (n, relative) in journal.renames.iter().enumerate() {
-        if fault == Fault::Commit(n) {
+    // Directories whose entries change. Counted even when the rename or deletion turns out to
+    // be done already: a crashed process may have done it without making it durable.
+    let mut parents = Parents::new(dir);
+    for relative in journal.renames.iter().chain(&journal.deletes) {
+        parents.check(relative)?;
+    }
+    let mut touched = BTreeSet::from([dir.to_owned()]);
+    let rename = |_: usize, relative: &String| {
+        let path = dir.join(relative);
+        match std::fs::rename(staged_path(&path), &path) {
+            // Not staged any more: renamed already, before an interruption.
+            Err(e) if not_found(&e) => Ok(()),
+            result => result.map_err(io(&path)),
+        }
+    };
+    match fault {
+        // As a crash would leave it: the first n renames done, the others still staged.
+        Fault::Commit(n) if n < journal.renames.len() => {
+            for (i, relative) in journal.renames[..n].iter().enumerate() {
+                rename(i, relative)?;
+            }
             return Err(OutputError::Injected(format!(
                 "stopped after {n} renames of the commit"
             )));
         }
-        let path = dir.join(relative);
-        let staged = staged_path(&path);
-        if staged.exists() {
-            std::fs::rename(&staged, &path).map_err(io(&path))?;
-        }
-    }
+        // On the pool: a rename over an existing file waits on the filesystem freeing the old
+        // one, and those waits overlap.
+        _ => in_parallel(&journal.renames, rename)?,
+    };
+    touched.extend(journal.renames.iter().map(|r| parent_of(&dir.join(r))));
     for relative in &journal.deletes {
         let path = dir.join(relative);
-        match std::fs::remove_file(&path) {
-            Ok(()) => remove_empty_parents(dir, &path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => return Err(OutputError::Io { path, source }),
-        }
+        remove_if_exists(&path)?;
+        touched.insert(parent_of(&path));
+        remove_empty_parents(dir, &path, &mut touched);
     }
-    replace_atomically(&dir.join(MANIFEST), journal.manifest.as_bytes())?;
-    let journal_path = dir.join(JOURNAL);
-    std::fs::remove_file(&journal_path)
-        .or_else(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        })
-        .map_err(io(&journal_path))
+    make_durable(&[], &touched)?;
+    let manifest = dir.join(MANIFEST);
+    if read_existing(&manifest)?.as_deref() != Some(journal.manifest.as_bytes()) {
+        replace_atomically(&manifest, journal.manifest.as_bytes())?;
+    }
+    remove_if_exists(&dir.join(JOURNAL))?;
+    fsync_dir(&dir.join(STATE_DIR))
 }
 
-fn remove_empty_parents(dir: &Path, file: &Path) {
+/// Removes the directories above a deleted `file` that are left empty, up to `dir`, and notes
+/// the directories whose entries that changes.
+fn remove_empty_parents(dir: &Path, file: &Path, touched: &mut BTreeSet<PathBuf>) {
     let mut current = file.parent();
     while let Some(parent) = current {
-        if parent == dir || std::fs::remove_dir(parent).is_err() {
+        if parent == dir {
             break;
+        }
+        match std::fs::remove_dir(parent) {
+            Ok(()) => {
+                touched.insert(parent_of(parent));
+            }
+            // Removed already, before an interruption: its parent may be empty still.
+            Err(e) if not_found(&e) => {}
+            Err(_) => break,
         }
         current = parent.parent();
     }
+}
+
+/// What a planned path holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnDisk {
+    /// Nothing.
+    Missing,
+    /// Exactly the planned bytes.
+    Same,
+    /// Something else: other bytes, a symlink, a FIFO.
+    Differs,
+    /// A directory.
+    Directory,
+}
+
+fn on_disk(path: &Path, content: &[u8]) -> Result<OnDisk, OutputError> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if not_found(&e) => return Ok(OnDisk::Missing),
+        Err(source) => {
+            return Err(OutputError::Io {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    if meta.is_dir() {
+        return Ok(OnDisk::Directory);
+    }
+    // Only a regular file of the planned length can hold the planned bytes; anything else is
+    // decided without reading it.
+    if !meta.is_file() || usize::try_from(meta.len()).ok() != Some(content.len()) {
+        return Ok(OnDisk::Differs);
+    }
+    Ok(match read_existing(path)? {
+        None => OnDisk::Missing,
+        Some(bytes) if bytes == content => OnDisk::Same,
+        Some(_) => OnDisk::Differs,
+    })
+}
+
+/// The output directory compared with a plan: what [`write`] acts on and [`diff`] reports.
+struct Scan<'a> {
+    /// The manifest on disk (empty when there is none).
+    manifest: Manifest,
+    /// Every planned file, the manifest included, with what its path holds.
+    files: Vec<(Planned<'a>, OnDisk)>,
+    /// Files the manifest lists and the plan does not, still there (and not directories).
+    stale: Vec<String>,
+    /// Directories that files to write need and that do not exist, parents first.
+    missing_dirs: Vec<String>,
+}
+
+fn scan<'a>(dir: &Path, plan: &'a FilePlan) -> Result<Scan<'a>, OutputError> {
+    let manifest = read_manifest(dir)?.unwrap_or_default();
+    let files = planned(plan);
+    let states = in_parallel(&files, |_, file| {
+        on_disk(&dir.join(file.relative), file.content.as_bytes())
+    })?;
+    // Only the paths that will be written, deleted or shown in a diff: an up-to-date tree
+    // costs nothing here.
+    let mut parents = Parents::new(dir);
+    for (file, state) in files.iter().zip(&states) {
+        if *state != OnDisk::Same {
+            parents.check(file.relative)?;
+        }
+    }
+    let mut stale = Vec::new();
+    for relative in manifest.files.keys().filter(|p| !plan.contains_key(*p)) {
+        parents.check(relative)?;
+        if std::fs::symlink_metadata(dir.join(relative)).is_ok_and(|m| !m.is_dir()) {
+            stale.push(relative.clone());
+        }
+    }
+    Ok(Scan {
+        manifest,
+        files: files.into_iter().zip(states).collect(),
+        stale,
+        missing_dirs: parents.missing(),
+    })
 }
 
 /// What a render changed on disk.
@@ -311,7 +765,8 @@ pub struct Summary {
     pub unchanged: usize,
 }
 
-/// Writes `plan` (which must include its manifest, see [`with_manifest`]) under `dir`.
+/// Writes `plan` (which must include its manifest, see [`with_manifest`]) under `dir`. Writes
+/// nothing at all when `dir` is up to date.
 ///
 /// # Panics
 /// Never: a journal always serializes.
@@ -321,67 +776,124 @@ pub struct Summary {
 /// crossfed's; I/O errors; injected faults.
 pub fn write(dir: &Path, plan: &FilePlan, fault: Fault) -> Result<Summary, OutputError> {
     recover(dir)?;
-    let owned: BTreeSet<String> = read_manifest(dir)?
-        .map(|m| m.files.into_keys().collect())
-        .unwrap_or_default();
+    let scan = scan(dir, plan)?;
     let mut summary = Summary::default();
-    let mut to_write: Vec<(&String, &PlannedFile)> = Vec::new();
-    for (relative, file) in plan.iter().filter(|(p, _)| p.as_str() != MANIFEST) {
-        let path = dir.join(relative);
-        match read_existing(&path) {
-            Ok(Some(bytes)) if bytes == file.content.as_bytes() => summary.unchanged += 1,
-            Ok(Some(_)) if !owned.contains(relative) => return Err(OutputError::NotOwned { path }),
-            Ok(_) => to_write.push((relative, file)),
-            // A directory where a file should go, or unreadable: not ours to replace.
-            Err(_) if path.is_dir() => return Err(OutputError::NotOwned { path }),
-            Err(e) => return Err(e),
+    let mut to_write = Vec::new();
+    let mut manifest_current = false;
+    for (file, state) in &scan.files {
+        if file.relative == MANIFEST {
+            manifest_current = *state == OnDisk::Same;
+            continue;
         }
-    }
-    let deletes: Vec<String> = owned
-        .iter()
-        .filter(|p| !plan.contains_key(*p) && dir.join(p).is_file())
-        .cloned()
-        .collect();
-
-    // Stage.
-    let mut staged = Vec::new();
-    for (n, (relative, file)) in to_write.iter().enumerate() {
-        let target = staged_path(&dir.join(relative));
-        let result = if fault == Fault::Stage(n) {
-            Err(OutputError::Injected(format!(
-                "failed while staging file {n}"
-            )))
-        } else {
-            write_durably(
-                &target,
-                file.content.as_bytes(),
-                file.mode == Mode::Executable,
-            )
-        };
-        if let Err(e) = result {
-            for path in staged.iter().chain(std::iter::once(&target)) {
-                let _ = std::fs::remove_file(path);
+        match state {
+            OnDisk::Same => summary.unchanged += 1,
+            OnDisk::Missing => to_write.push(file),
+            OnDisk::Differs if scan.manifest.files.contains_key(file.relative) => {
+                to_write.push(file);
             }
-            return Err(e);
+            // A file someone else wrote, or a directory where a file should go: not ours to replace.
+            OnDisk::Differs | OnDisk::Directory => {
+                return Err(OutputError::NotOwned {
+                    path: dir.join(file.relative),
+                });
+            }
         }
-        staged.push(target);
+    }
+    summary.written = to_write.iter().map(|f| f.relative.to_owned()).collect();
+    summary.removed = scan.stale;
+    let manifest = plan
+        .get(MANIFEST)
+        .map(|f| f.content.clone())
+        .unwrap_or_default();
+    if to_write.is_empty() && summary.removed.is_empty() {
+        // Up to date: touch nothing. Only the manifest changed (another spec name, say): one
+        // atomic replace needs no journal.
+        if !manifest_current {
+            replace_atomically(&dir.join(MANIFEST), manifest.as_bytes())?;
+        }
+        return Ok(summary);
     }
 
-    // Commit.
+    if !to_write.is_empty() {
+        stage(dir, &to_write, &scan.missing_dirs, fault)?;
+    }
     let journal = Journal {
-        renames: to_write.iter().map(|(p, _)| (*p).clone()).collect(),
-        deletes: deletes.clone(),
-        manifest: plan
-            .get(MANIFEST)
-            .map(|f| f.content.clone())
-            .unwrap_or_default(),
+        renames: summary.written.clone(),
+        deletes: summary.removed.clone(),
+        manifest,
     };
     let journal_text = serde_json::to_string_pretty(&journal).expect("a journal serializes");
     replace_atomically(&dir.join(JOURNAL), journal_text.as_bytes())?;
+    remove_if_exists(&dir.join(STAGING))?;
     commit(dir, &journal, fault)?;
-    summary.written = journal.renames;
-    summary.removed = deletes;
     Ok(summary)
+}
+
+/// Stages `files` beside their destinations and makes them durable, under a staging list; or
+/// removes what it staged and created.
+///
+/// # Panics
+/// Never: a staging list always serializes.
+fn stage(
+    dir: &Path,
+    files: &[&Planned<'_>],
+    new_dirs: &[String],
+    fault: Fault,
+) -> Result<(), OutputError> {
+    let mut dirs: Vec<String> = create_dir_durably(&dir.join(STATE_DIR))?
+        .iter()
+        .filter_map(|created| created.strip_prefix(dir).ok())
+        .filter(|relative| !relative.as_os_str().is_empty())
+        .map(|relative| relative.to_string_lossy().into_owned())
+        .collect();
+    dirs.extend(new_dirs.iter().cloned());
+    let staging = Staging {
+        files: files.iter().map(|f| f.relative.to_owned()).collect(),
+        dirs,
+    };
+    let staging_text = serde_json::to_string_pretty(&staging).expect("a staging list serializes");
+    replace_atomically(&dir.join(STAGING), staging_text.as_bytes())?;
+    stage_files(dir, files, new_dirs, fault).inspect_err(|_| {
+        // Best effort: what is left is listed, and the next run's `recover` removes it.
+        let _ = roll_back(dir, &staging);
+    })
+}
+
+/// Creates `new_dirs`, writes every staged file on the pool, then makes them and every
+/// directory that gained an entry durable.
+fn stage_files(
+    dir: &Path,
+    files: &[&Planned<'_>],
+    new_dirs: &[String],
+    fault: Fault,
+) -> Result<(), OutputError> {
+    for relative in new_dirs {
+        let path = dir.join(relative);
+        match std::fs::create_dir(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                return Err(OutputError::Io { path, source: e });
+            }
+            _ => {}
+        }
+    }
+    let staged: Vec<PathBuf> = files
+        .iter()
+        .map(|f| staged_path(&dir.join(f.relative)))
+        .collect();
+    in_parallel(files, |n, file| {
+        if fault == Fault::Stage(n) {
+            return Err(OutputError::Injected(format!(
+                "failed while staging file {n}"
+            )));
+        }
+        write_staged(&staged[n], file.content.as_bytes(), file.executable).map(drop)
+    })?;
+    let dirs: BTreeSet<PathBuf> = staged
+        .iter()
+        .map(|path| parent_of(path))
+        .chain(new_dirs.iter().map(|d| parent_of(&dir.join(d))))
+        .collect();
+    make_durable(&staged, &dirs)
 }
 
 /// How a file on disk differs from the plan.
@@ -416,55 +928,58 @@ pub struct Change {
 /// # Errors
 /// When the manifest or a file cannot be read.
 pub fn diff(dir: &Path, plan: &FilePlan) -> Result<Vec<Change>, OutputError> {
-    let manifest = read_manifest(dir)?.unwrap_or_default();
+    let scan = scan(dir, plan)?;
     let mut changes = Vec::new();
-    for (relative, file) in plan {
-        let content = &file.content;
-        let path = dir.join(relative);
-        let existing = read_existing(&path)?;
+    for (file, state) in &scan.files {
+        let relative = file.relative;
+        let existing = match state {
+            OnDisk::Same => continue,
+            OnDisk::Differs => read_regular(&dir.join(relative))?,
+            OnDisk::Missing | OnDisk::Directory => None,
+        };
+        let exists = *state != OnDisk::Missing;
         let old = existing
             .as_deref()
             .map(String::from_utf8_lossy)
             .unwrap_or_default();
-        if existing.as_deref() == Some(content.as_bytes()) {
-            continue;
-        }
-        let recorded = manifest.files.get(relative);
+        let recorded = scan.manifest.files.get(relative);
         changes.push(Change {
-            path: relative.clone(),
-            kind: if existing.is_some() {
+            path: relative.to_owned(),
+            kind: if exists {
                 ChangeKind::Changed
             } else {
                 ChangeKind::Added
             },
-            hand_edited: existing
-                .as_ref()
-                .is_some_and(|bytes| recorded.is_some_and(|h| *h != sha256(bytes))),
-            not_owned: existing.is_some() && relative != MANIFEST && recorded.is_none(),
-            diff: unified(relative, &old, content, existing.is_some()),
+            // A directory or symlink where crossfed wrote a file is an edit too.
+            hand_edited: exists
+                && recorded.is_some_and(|h| existing.as_deref().is_none_or(|b| *h != sha256(b))),
+            not_owned: exists && relative != MANIFEST && recorded.is_none(),
+            diff: unified(relative, &old, file.content, exists),
         });
     }
-    for relative in manifest.files.keys().filter(|p| !plan.contains_key(*p)) {
-        let path = dir.join(relative);
-        if let Some(bytes) = read_existing(&path)? {
-            let old = String::from_utf8_lossy(&bytes);
-            changes.push(Change {
-                path: relative.clone(),
-                kind: ChangeKind::Removed,
-                hand_edited: manifest
-                    .files
-                    .get(relative)
-                    .is_some_and(|h| *h != sha256(&bytes)),
-                not_owned: false,
-                diff: similar::udiff::unified_diff(
-                    similar::Algorithm::Patience,
-                    &old,
-                    "",
-                    3,
-                    Some((&format!("a/{relative}"), "/dev/null")),
-                ),
-            });
-        }
+    for relative in &scan.stale {
+        let existing = read_regular(&dir.join(relative))?;
+        let old = existing
+            .as_deref()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
+        changes.push(Change {
+            path: relative.clone(),
+            kind: ChangeKind::Removed,
+            hand_edited: scan
+                .manifest
+                .files
+                .get(relative)
+                .is_some_and(|h| existing.as_deref().is_none_or(|b| *h != sha256(b))),
+            not_owned: false,
+            diff: similar::udiff::unified_diff(
+                similar::Algorithm::Patience,
+                &old,
+                "",
+                3,
+                Some((&format!("a/{relative}"), "/dev/null")),
+            ),
+        });
     }
     changes.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(changes)
@@ -486,15 +1001,221 @@ fn unified(relative: &str, old: &str, new: &str, exists: bool) -> String {
 }
 
 #[cfg(unix)]
-fn set_mode(path: &Path, executable: bool) -> std::io::Result<()> {
+fn set_mode(file: &std::fs::File, executable: bool) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(
-        path,
-        std::fs::Permissions::from_mode(if executable { 0o755 } else { 0o644 }),
-    )
+    file.set_permissions(std::fs::Permissions::from_mode(if executable {
+        0o755
+    } else {
+        0o644
+    }))
 }
 
 #[cfg(not(unix))]
-fn set_mode(_: &Path, _: bool) -> std::io::Result<()> {
+fn set_mode(_: &std::fs::File, _: bool) -> std::io::Result<()> {
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(files: &[(&str, &str)]) -> FilePlan {
+        let files = files
+            .iter()
+            .map(|(path, content)| {
+                let file = if Path::new(path).extension().is_some_and(|e| e == "sh") {
+                    PlannedFile::program((*content).to_owned(), &BTreeSet::new())
+                } else {
+                    PlannedFile::data((*content).to_owned(), &BTreeSet::new())
+                };
+                ((*path).to_owned(), file)
+            })
+            .collect();
+        with_manifest(files, "spec.yaml", "spec")
+    }
+
+    fn before() -> FilePlan {
+        plan(&[
+            ("a.txt", "a\n"),
+            ("b/run.sh", "#!/bin/sh\n"),
+            ("gone/deep/x.json", "{}\n"),
+            ("gone/y.json", "[]\n"),
+        ])
+    }
+
+    fn after() -> FilePlan {
+        plan(&[
+            ("a.txt", "a, changed\n"),
+            ("b/run.sh", "#!/bin/sh\n"),
+            ("c/d/e.yaml", "e: 1\n"),
+            ("c/f.yaml", "f: 1\n"),
+        ])
+    }
+
+    /// Every file and directory under `dir`, state included: directories map to `None`.
+    fn tree(dir: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
+        fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Option<Vec<u8>>>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                let relative = path.strip_prefix(base).unwrap().display().to_string();
+                if path.is_dir() {
+                    out.insert(relative, None);
+                    walk(base, &path, out);
+                } else {
+                    out.insert(relative, Some(std::fs::read(&path).unwrap()));
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(dir, dir, &mut out);
+        out
+    }
+
+    /// `plan` written into a fresh directory.
+    fn written(plan: &FilePlan) -> (tempfile::TempDir, BTreeMap<String, Option<Vec<u8>>>) {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), plan, Fault::None).unwrap();
+        let tree = tree(dir.path());
+        (dir, tree)
+    }
+
+    #[test]
+    fn a_crash_while_staging_is_rolled_back() {
+        let (old, old_tree) = written(&before());
+        let next = after();
+        let scan = scan(old.path(), &next).unwrap();
+        let to_write: Vec<&Planned<'_>> = scan
+            .files
+            .iter()
+            .filter(|(f, state)| f.relative != MANIFEST && *state != OnDisk::Same)
+            .map(|(f, _)| f)
+            .collect();
+        assert_eq!(scan.missing_dirs, ["c", "c/d"]);
+        // Everything staged and listed, as at the very end of step 4 …
+        stage(old.path(), &to_write, &scan.missing_dirs, Fault::None).unwrap();
+        assert!(old.path().join("c/d/.e.yaml.crossfed-new").is_file());
+        // … one staged file cut short, and a journal that was being written.
+        std::fs::write(old.path().join("c/.f.yaml.crossfed-new"), "f:").unwrap();
+        std::fs::write(old.path().join(".crossfed/.journal.json.crossfed-new"), "{").unwrap();
+
+        assert!(recover(old.path()).unwrap());
+        assert_eq!(tree(old.path()), old_tree, "the previous tree, exactly");
+        assert!(!recover(old.path()).unwrap(), "nothing left to repair");
+        write(old.path(), &next, Fault::None).unwrap();
+        assert_eq!(tree(old.path()), written(&next).1);
+    }
+
+    /// After the journal, a crash can stop the commit after any of its steps: each rename,
+    /// each deletion, the manifest. Whatever was done, `recover` yields the new tree.
+    #[test]
+    fn a_crash_anywhere_after_the_journal_is_rolled_forward() {
+        let (_, expected) = written(&after());
+        let mut steps = None;
+        for done in 0.. {
+            let (dir, _) = written(&before());
+            let dir = dir.path();
+            write(dir, &after(), Fault::Commit(0)).unwrap_err();
+            let journal: Journal =
+                serde_json::from_slice(&std::fs::read(dir.join(JOURNAL)).unwrap()).unwrap();
+            let mut step: Vec<Box<dyn Fn()>> = Vec::new();
+            for relative in &journal.renames {
+                let path = dir.join(relative);
+                step.push(Box::new(move || {
+                    std::fs::rename(staged_path(&path), &path).unwrap();
+                }));
+            }
+            for relative in &journal.deletes {
+                let path = dir.join(relative);
+                step.push(Box::new(move || std::fs::remove_file(&path).unwrap()));
+            }
+            let gone = dir.join("gone/deep");
+            step.push(Box::new(move || std::fs::remove_dir(&gone).unwrap()));
+            let manifest = journal.manifest.clone();
+            step.push(Box::new(move || {
+                std::fs::write(dir.join(MANIFEST), &manifest).unwrap();
+            }));
+            steps = Some(step.len());
+            if done > step.len() {
+                break;
+            }
+            for run in &step[..done] {
+                run();
+            }
+            assert!(recover(dir).unwrap(), "after {done} steps");
+            assert_eq!(tree(dir), expected, "after {done} steps");
+        }
+        assert_eq!(
+            steps,
+            Some(3 + 2 + 1 + 1),
+            "renames, deletions, a directory, the manifest"
+        );
+    }
+
+    #[test]
+    fn a_journal_that_outlived_its_commit_changes_nothing() {
+        let (dir, _) = written(&before());
+        let dir = dir.path();
+        write(dir, &after(), Fault::Commit(0)).unwrap_err();
+        let journal = std::fs::read(dir.join(JOURNAL)).unwrap();
+        // A staging list beside it (its removal was lost too) lists renamed files by then.
+        let staging = Staging {
+            files: vec!["c/f.yaml".into()],
+            dirs: vec!["c".into()],
+        };
+        std::fs::write(dir.join(STAGING), serde_json::to_string(&staging).unwrap()).unwrap();
+        assert!(recover(dir).unwrap());
+        let done = tree(dir);
+        let manifest_written = std::fs::metadata(dir.join(MANIFEST))
+            .unwrap()
+            .modified()
+            .unwrap();
+        // Coarse filesystem clocks: make sure a rewrite would show in the mtime.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+
+        std::fs::write(dir.join(JOURNAL), journal).unwrap();
+        std::fs::write(dir.join(STAGING), serde_json::to_string(&staging).unwrap()).unwrap();
+        assert!(recover(dir).unwrap());
+        assert_eq!(tree(dir), done);
+        assert_eq!(
+            std::fs::metadata(dir.join(MANIFEST))
+                .unwrap()
+                .modified()
+                .unwrap(),
+            manifest_written,
+            "the manifest already held the journal's bytes"
+        );
+    }
+
+    #[test]
+    fn a_staged_name_taken_by_a_symlink_is_replaced_not_written_through() {
+        let outside = tempfile::tempdir().unwrap();
+        let victim = outside.path().join("victim");
+        std::fs::write(&victim, "mine\n").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("b")).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&victim, dir.path().join("b/.run.sh.crossfed-new")).unwrap();
+        write(dir.path(), &before(), Fault::None).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "mine\n");
+        assert_eq!(tree(dir.path()), written(&before()).1);
+    }
+
+    #[test]
+    fn the_pool_returns_results_in_order_and_the_first_error() {
+        let items: Vec<usize> = (0..1000).collect();
+        assert_eq!(
+            in_parallel(&items, |n, item| Ok(n * item)).unwrap()[999],
+            999 * 999
+        );
+        for _ in 0..20 {
+            let failed = in_parallel(&items, |n, _| {
+                if n == 637 {
+                    Err(OutputError::Injected(n.to_string()))
+                } else {
+                    Ok(())
+                }
+            });
+            assert!(matches!(failed, Err(OutputError::Injected(n)) if n == "637"));
+        }
+    }
 }

@@ -340,3 +340,294 @@ fn explain_describes_a_federation_chain() {
         );
     });
 }
+
+/// (mtime, inode) of `path`: equal before and after only if nothing rewrote or replaced it.
+#[cfg(unix)]
+fn stamp(path: &Path) -> (std::time::SystemTime, u64) {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::symlink_metadata(path).unwrap();
+    (meta.modified().unwrap(), meta.ino())
+}
+
+#[cfg(unix)]
+#[test]
+fn an_up_to_date_render_writes_nothing_and_a_same_length_edit_is_still_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    assert!(render(SPEC, &out).status.success());
+    let watched = [
+        out.clone(),
+        out.join(".crossfed"),
+        out.join(".crossfed/manifest.json"),
+        out.join("aws/281031839323/roles/shared-data-reader"),
+        out.join("aws/281031839323/roles/shared-data-reader/trust-policy.json"),
+    ];
+    let before: Vec<_> = watched.iter().map(|p| stamp(p)).collect();
+    let files = tree(&out);
+    // Coarse filesystem clocks: make sure a rewrite would show in the mtime.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+
+    let again = render(SPEC, &out);
+    assert!(again.status.success());
+    let stderr = String::from_utf8(again.stderr).unwrap();
+    assert!(stderr.contains(": 0 written, 0 removed,"), "{stderr}");
+    let after: Vec<_> = watched.iter().map(|p| stamp(p)).collect();
+    assert_eq!(before, after, "nothing was rewritten, created or removed");
+    assert_eq!(tree(&out), files);
+
+    // A hand edit that keeps the length: found by reading, not by size, and rewritten.
+    let file = &watched[4];
+    let mut edited = std::fs::read(file).unwrap();
+    edited[20] ^= 0x01;
+    std::fs::write(file, &edited).unwrap();
+    let repaired = render(SPEC, &out);
+    let stderr = String::from_utf8(repaired.stderr).unwrap();
+    assert!(stderr.contains(": 1 written, 0 removed,"), "{stderr}");
+    assert_eq!(tree(&out), files);
+    assert_eq!(
+        stamp(&watched[2]),
+        before[2],
+        "the manifest already held the planned bytes"
+    );
+}
+
+#[test]
+fn a_failed_staging_leaves_no_new_directory_and_the_next_render_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    assert!(render(SPEC, &out).status.success());
+    let changed = spec_from(
+        dir.path(),
+        "gke-many-pods-one-role.yaml",
+        &[("namespace: ingest", "namespace: ingest2")],
+    );
+    // Fail on the last file to stage, so that every directory it needs exists by then.
+    let expected = dir.path().join("expected");
+    assert!(render(&changed, &expected).status.success());
+    let (old, new) = (tree(&out), tree(&expected));
+    let to_write = new
+        .iter()
+        .filter(|(path, bytes)| *path != ".crossfed/manifest.json" && old.get(*path) != Some(bytes))
+        .count();
+    assert!(to_write > 3);
+    let failed = crossfed(
+        &["render", &changed],
+        &out,
+        Some(&format!("stage:{}", to_write - 1)),
+    );
+    assert_eq!(failed.status.code(), Some(2));
+    assert!(
+        String::from_utf8(failed.stderr)
+            .unwrap()
+            .contains("injected fault")
+    );
+    assert_eq!(tree(&out), old);
+    assert!(
+        !out.join("kubernetes/prod/ingest2").exists(),
+        "the directory created for staging is gone"
+    );
+    assert!(!out.join(".crossfed/staging.json").exists());
+    assert!(!out.join(".crossfed/journal.json").exists());
+    let rendered = render(&changed, &out);
+    assert!(
+        rendered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rendered.stderr)
+    );
+    assert_eq!(check(&changed, &out).status.code(), Some(0));
+}
+
+#[test]
+fn a_commit_stopped_before_any_rename_is_finished_by_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let expected = dir.path().join("expected");
+    assert!(render(SPEC, &out).status.success());
+    let changed = spec_from(
+        dir.path(),
+        "gke-many-pods-one-role.yaml",
+        &[("name: ingest-worker", "name: ingest-worker-v2")],
+    );
+    assert!(render(&changed, &expected).status.success());
+    let crashed = crossfed(&["render", &changed], &out, Some("commit:0"));
+    assert_eq!(crashed.status.code(), Some(2));
+    let repaired = check(&changed, &out);
+    let stderr = String::from_utf8(repaired.stderr).unwrap();
+    assert_eq!(repaired.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("finished an interrupted render"),
+        "{stderr}"
+    );
+    assert_eq!(tree(&out), tree(&expected));
+}
+
+/// `n` small files in a few hundred directories, two in five of them scripts.
+fn large_plan(n: usize, salt: &str) -> crossfed::render::FilePlan {
+    (0..n)
+        .map(|i| {
+            let path = match i % 5 {
+                0 | 1 => format!("group-{:03}/item-{i:05}/apply.sh", i % 300),
+                2 => format!("group-{:03}/item-{i:05}/policy.json", i % 300),
+                _ => format!("group-{:03}/flat-{i:05}.yaml", i % 300),
+            };
+            let content = format!("# file {i}{salt}\n");
+            let none = std::collections::BTreeSet::new();
+            let file = if std::path::Path::new(&path)
+                .extension()
+                .is_some_and(|e| e == "sh")
+            {
+                crossfed::render::PlannedFile::program(content, &none)
+            } else {
+                crossfed::render::PlannedFile::data(content, &none)
+            };
+            (path, file)
+        })
+        .collect()
+}
+
+#[test]
+fn a_large_plan_round_trips() {
+    use crossfed::output::{self, Fault};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let plan = output::with_manifest(large_plan(5_000, ""), "large.yaml", "large");
+    let summary = output::write(&out, &plan, Fault::None).unwrap();
+    assert_eq!(summary.written.len(), 5_000);
+    let on_disk = tree(&out);
+    assert_eq!(on_disk.len(), plan.len(), "the plan and nothing else");
+    for (path, file) in &plan {
+        assert_eq!(on_disk[path], file.content.as_bytes(), "{path}");
+    }
+    #[cfg(unix)]
+    for (path, file) in plan.iter().filter(|(p, _)| !p.starts_with(".crossfed")) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(out.join(path))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        let expected = if file.mode == crossfed::render::Mode::Executable {
+            0o755
+        } else {
+            0o644
+        };
+        assert_eq!(mode, expected, "{path}");
+    }
+    assert!(output::diff(&out, &plan).unwrap().is_empty());
+    let again = output::write(&out, &plan, Fault::None).unwrap();
+    assert!(again.written.is_empty() && again.removed.is_empty());
+    assert_eq!(again.unchanged, 5_000);
+
+    // Change every 7th file, keeping its length, and drop the last 100.
+    let mut next = large_plan(4_900, "");
+    let mut changed = 0;
+    for content in next.values_mut().step_by(7) {
+        content.content = content.content.replacen("# file", "# File", 1);
+        changed += 1;
+    }
+    let next = output::with_manifest(next, "large.yaml", "large");
+    let summary = output::write(&out, &next, Fault::None).unwrap();
+    assert_eq!(summary.written.len(), changed);
+    assert_eq!(summary.removed.len(), 100);
+    assert_eq!(summary.unchanged, 4_900 - changed);
+    assert!(output::diff(&out, &next).unwrap().is_empty());
+    assert_eq!(tree(&out).len(), next.len());
+    assert!(
+        !out.join("group-100/item-04900").exists(),
+        "a directory left empty is removed"
+    );
+}
+
+/// Adds `path` (with any hash) to the manifest of `out`, as a malicious commit could.
+fn own_in_manifest(out: &Path, path: &str) {
+    let manifest = out.join(".crossfed/manifest.json");
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    json["files"][path] = serde_json::Value::from("0".repeat(64));
+    std::fs::write(&manifest, serde_json::to_string(&json).unwrap()).unwrap();
+}
+
+#[test]
+fn paths_in_the_manifest_or_journal_never_leave_the_output_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "mine\n").unwrap();
+    assert!(render(SPEC, &out).status.success());
+    let manifest = std::fs::read(out.join(".crossfed/manifest.json")).unwrap();
+
+    for owned in ["../victim.txt", &victim.display().to_string()] {
+        own_in_manifest(&out, owned);
+        for run in [render(SPEC, &out), check(SPEC, &out)] {
+            assert_eq!(run.status.code(), Some(2));
+            let stderr = String::from_utf8(run.stderr).unwrap();
+            assert!(
+                stderr.contains("is not a relative path inside the output directory"),
+                "{stderr}"
+            );
+        }
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "mine\n");
+        std::fs::write(out.join(".crossfed/manifest.json"), &manifest).unwrap();
+    }
+
+    std::fs::write(
+        out.join(".crossfed/journal.json"),
+        r#"{"renames": [], "deletes": ["../victim.txt"], "manifest": ""}"#,
+    )
+    .unwrap();
+    let refused = render(SPEC, &out);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8(refused.stderr)
+            .unwrap()
+            .contains("journal.json")
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "mine\n");
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinked_directories_in_the_output_are_never_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("secret"), "s3cret\n").unwrap();
+    assert!(render(SPEC, &out).status.success());
+
+    // A stale owned file behind a symlinked directory: neither deleted by render nor shown by check.
+    std::os::unix::fs::symlink(&elsewhere, out.join("linked")).unwrap();
+    own_in_manifest(&out, "linked/secret");
+    for run in [render(SPEC, &out), check(SPEC, &out)] {
+        assert_eq!(run.status.code(), Some(2));
+        let stderr = String::from_utf8(run.stderr).unwrap();
+        assert!(stderr.contains("refusing to follow symlink"), "{stderr}");
+        assert!(
+            !stderr.contains("s3cret")
+                && !String::from_utf8(run.stdout).unwrap().contains("s3cret")
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(elsewhere.join("secret")).unwrap(),
+        "s3cret\n"
+    );
+    std::fs::remove_file(out.join("linked")).unwrap();
+
+    // A planned file's directory replaced by a symlink: nothing is written through it.
+    let role = out.join("aws/281031839323/roles/shared-data-reader");
+    std::fs::remove_dir_all(&role).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &role).unwrap();
+    let refused = render(SPEC, &out);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8(refused.stderr)
+            .unwrap()
+            .contains("refusing to follow symlink")
+    );
+    let mut names: Vec<_> = std::fs::read_dir(&elsewhere)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["secret"], "nothing was written through the symlink");
+}
