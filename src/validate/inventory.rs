@@ -638,8 +638,27 @@ fn eks_clusters(
 ) -> BTreeMap<String, EksCluster> {
     let known = keys(accounts);
     let mut out = BTreeMap::new();
+    // Tokens are told apart by their issuer: two clusters with one issuer are one identity space.
+    let mut issuers: BTreeMap<String, (Pointer, &str)> = BTreeMap::new();
     for (i, k) in clusters.iter().enumerate() {
         let at = Pointer::item("aws/eksClusters", i);
+        let issuer_key = k.oidc_issuer.trim_end_matches('/').to_lowercase();
+        match issuers.get(&issuer_key) {
+            Some((first, name)) => c.push(
+                Diagnostic::error(
+                    Code::Security,
+                    at.field("oidcIssuer"),
+                    format!("clusters `{name}` and `{}` have the same OIDC issuer", k.name),
+                )
+                .help(format!(
+                    "a service account of one would be trusted as the same service account of the other (the first is declared at {}); copy each cluster's own issuer: `aws eks describe-cluster --name NAME --query cluster.identity.oidc.issuer`",
+                    crate::diag::display_path(&String::from(first.clone()))
+                )),
+            ),
+            None => {
+                issuers.insert(issuer_key, (at.field("oidcIssuer"), k.name.as_str()));
+            }
+        }
         let issuer_region = k
             .oidc_issuer
             .trim_start_matches("https://oidc.eks.")
