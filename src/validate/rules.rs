@@ -1,0 +1,420 @@
+//! The security rules ([`Rule`]): risks a valid spec may ask for, each an error (or a note)
+//! unless the federation accepts it explicitly with a reason (`accept: [{rule, reason}]`).
+//!
+//! They run on the [`Plan`], after the limits and the trust closure, because one of them
+//! (`whole-issuer-or-account`) checks what the renderers will format rather than what the spec
+//! says: crossfed never plans a wildcard or a statement without an exact subject, and this rule
+//! makes sure a regression in the planner cannot ship one unnoticed.
+//!
+//! Acceptance is per federation and must match: a finding the federation accepts is dropped (the
+//! rendered README lists it with its reason), and an acceptance with no finding to cover is an
+//! error of its own (`unused-acceptance`), so acceptances cannot outlive the risk they were
+//! written for and silently cover a new one.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::diag::{Code, Diagnostic, MAX_QUIET_AWS_SESSION, MAX_QUIET_TOKEN_LIFETIME, Rule};
+use crate::model::{ClusterKind, Federation, Method, Source, Target};
+use crate::plan::Plan;
+use crate::plan::aws::Principal;
+use crate::plan::gcp::ProviderSource;
+
+/// A finding of one rule for the federation at spec position `index`.
+struct Finding {
+    index: usize,
+    diagnostic: Diagnostic,
+}
+
+/// Every finding the spec does not accept, and every acceptance with nothing to accept.
+#[must_use]
+pub fn check(plan: &Plan) -> Vec<Diagnostic> {
+    let mut findings = Vec::new();
+    for f in &plan.spec.federations {
+        system_namespace(f, &mut findings);
+        long_session(plan, f, &mut findings);
+        impersonation(plan, f, &mut findings);
+    }
+    findings.extend(whole_issuer_or_account(plan));
+    settle(plan, findings)
+}
+
+/// Drops the accepted findings and reports the acceptances that matched none.
+fn settle(plan: &Plan, findings: Vec<Finding>) -> Vec<Diagnostic> {
+    // (federation position, rule) of every acceptance -> whether a finding matched it.
+    let mut accepted: BTreeMap<(usize, Rule), bool> = plan
+        .spec
+        .federations
+        .iter()
+        .flat_map(|f| f.accept.iter().map(|a| ((f.index, a.rule), false)))
+        .collect();
+    let mut out = Vec::new();
+    for finding in findings {
+        let key = finding.diagnostic.rule.map(|rule| (finding.index, rule));
+        match key.and_then(|key| accepted.get_mut(&key)) {
+            Some(matched) => *matched = true,
+            None => out.push(finding.diagnostic),
+        }
+    }
+    for f in &plan.spec.federations {
+        for (k, acceptance) in f.accept.iter().enumerate() {
+            if accepted.get(&(f.index, acceptance.rule)) == Some(&false) {
+                let rule = acceptance.rule.as_str();
+                out.push(
+                    Diagnostic::error(
+                        Code::UnusedAcceptance,
+                        format!("/federations/{}/accept/{k}/rule", f.index),
+                        format!(
+                            "federation `{}` accepts `{rule}`, but the rule does not fire for it: nothing to accept",
+                            f.name
+                        ),
+                    )
+                    .help("remove this entry from `accept`; `crossfed explain RULE` says what each rule flags"),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// `/federations/{i}/{field}` of `f`.
+fn at(f: &Federation, field: &str) -> String {
+    format!("/federations/{}/{field}", f.index)
+}
+
+/// How a finding ends its help: the way to accept it.
+fn or_accept(rule: Rule) -> String {
+    format!(
+        "or, if the risk is intended, accept it for this federation: `accept: [{{rule: {}, reason: \"...\"}}]`",
+        rule.as_str()
+    )
+}
+
+/// `kubernetes-system-namespace`: `default` and the namespaces Kubernetes reserves (`kube-*`).
+fn system_namespace(f: &Federation, out: &mut Vec<Finding>) {
+    let Source::Kubernetes {
+        namespace,
+        service_account,
+        ..
+    } = &f.source
+    else {
+        return;
+    };
+    if namespace != "default" && !namespace.starts_with("kube-") {
+        return;
+    }
+    let rule = Rule::KubernetesSystemNamespace;
+    out.push(Finding {
+        index: f.index,
+        diagnostic: Diagnostic::rule(
+            rule,
+            at(f, "from/namespace"),
+            format!(
+                "federation `{}` gives its cloud identity to a service account in the shared namespace `{namespace}`",
+                f.name
+            ),
+        )
+        .help(format!(
+            "any pod in `{namespace}` running as `{service_account}`, system add-ons included, gets the identity; run the workload in a namespace of its own, {}",
+            or_accept(rule)
+        )),
+    });
+}
+
+/// `long-session`: AWS sessions above [`MAX_QUIET_AWS_SESSION`], impersonated tokens above
+/// [`MAX_QUIET_TOKEN_LIFETIME`].
+fn long_session(plan: &Plan, f: &Federation, out: &mut Vec<Finding>) {
+    let rule = Rule::LongSession;
+    let diagnostic = match &f.target {
+        Target::AwsRole {
+            session_duration: Some(seconds),
+            ..
+        } if *seconds > MAX_QUIET_AWS_SESSION => Diagnostic::rule(
+            rule,
+            at(f, "to/sessionDuration"),
+            format!(
+                "federation `{}` asks for AWS sessions of {seconds} s, longer than {MAX_QUIET_AWS_SESSION} s (4 h)",
+                f.name
+            ),
+        )
+        .help(format!(
+            "SDKs refresh federated credentials by themselves, so a running workload never needs a long session; drop `sessionDuration` (default 3600) or lower it to at most {MAX_QUIET_AWS_SESSION}, {}",
+            or_accept(rule)
+        )),
+        Target::AwsRole { arn, .. } => {
+            let Some(declared) = plan.spec.roles.get(arn) else {
+                return;
+            };
+            let max = declared.max_session_duration;
+            if max <= MAX_QUIET_AWS_SESSION {
+                return;
+            }
+            Diagnostic::rule(
+                rule,
+                at(f, "to/awsRole"),
+                format!(
+                    "role `{arn}` allows sessions of up to {max} s (`maxSessionDuration`), longer than {MAX_QUIET_AWS_SESSION} s (4 h)"
+                ),
+            )
+            .help(format!(
+                "whoever holds the workload's token may ask for the role's maximum; lower the role's `maxSessionDuration` to at most {MAX_QUIET_AWS_SESSION}, {}",
+                or_accept(rule)
+            ))
+        }
+        Target::GcpServiceAccount {
+            email,
+            token_lifetime_seconds: Some(seconds),
+        } if *seconds > MAX_QUIET_TOKEN_LIFETIME => Diagnostic::rule(
+            rule,
+            at(f, "to/tokenLifetimeSeconds"),
+            format!(
+                "federation `{}` asks for access tokens of `{email}` that live {seconds} s, longer than {MAX_QUIET_TOKEN_LIFETIME} s (1 h)",
+                f.name
+            ),
+        )
+        .help(format!(
+            "the client library refreshes the token by itself; drop `tokenLifetimeSeconds` (default 3600), {}",
+            or_accept(rule)
+        )),
+        Target::GcpServiceAccount { .. } | Target::GcpRoles { .. } => return,
+    };
+    out.push(Finding {
+        index: f.index,
+        diagnostic,
+    });
+}
+
+/// `impersonation-where-direct-access-would-do`: an EKS/EC2 federation impersonates a Google
+/// service account that no other federation uses (as target, trusted ID-token issuer or VM
+/// identity). A note.
+fn impersonation(plan: &Plan, f: &Federation, out: &mut Vec<Finding>) {
+    let Target::GcpServiceAccount { email, .. } = &f.target else {
+        return;
+    };
+    let from_aws = matches!(
+        f.source,
+        Source::Ec2 { .. }
+            | Source::Kubernetes {
+                cluster_kind: ClusterKind::Eks,
+                ..
+            }
+    );
+    if !from_aws {
+        return;
+    }
+    let uses = |other: &Federation| {
+        let target =
+            matches!(&other.target, Target::GcpServiceAccount { email: e, .. } if e == email);
+        let method = matches!(&other.method, Method::GoogleIdToken { service_account, .. } if service_account == email);
+        let source =
+            matches!(&other.source, Source::Gce { service_account } if service_account == email);
+        target || method || source
+    };
+    if plan
+        .spec
+        .federations
+        .iter()
+        .any(|other| other.index != f.index && uses(other))
+    {
+        return;
+    }
+    let rule = Rule::ImpersonationWhereDirectAccessWouldDo;
+    out.push(Finding {
+        index: f.index,
+        diagnostic: Diagnostic::rule(
+            rule,
+            at(f, "to/gcpServiceAccount"),
+            format!(
+                "federation `{}` impersonates `{email}`, which no other federation uses",
+                f.name
+            ),
+        )
+        .help(format!(
+            "grant the roles to the federated principal instead (`to: {{gcpRoles: [...]}}`, direct resource access): no long-lived Google service account to manage; keep impersonation for APIs that do not accept federated principals, {}",
+            or_accept(rule)
+        )),
+    });
+}
+
+/// The names of a set of federations, as borrowed strings.
+fn names(set: &BTreeSet<String>) -> Vec<&str> {
+    set.iter().map(String::as_str).collect()
+}
+
+/// Whether `value` is one exact identity: non-empty, no wildcard.
+fn exact(value: &str) -> bool {
+    !value.is_empty() && !value.contains('*')
+}
+
+/// `system:serviceaccount:NS:KSA` with both parts present and no wildcard.
+fn exact_kubernetes_subject(subject: &str) -> bool {
+    exact(subject)
+        && subject
+            .strip_prefix("system:serviceaccount:")
+            .and_then(|rest| rest.split_once(':'))
+            .is_some_and(|(ns, ksa)| !ns.is_empty() && !ksa.is_empty() && !ksa.contains(':'))
+}
+
+/// The `sub` each federation served by a trust statement presents.
+fn expected_subject(f: &Federation) -> Option<&str> {
+    match &f.method {
+        Method::GoogleIdToken { unique_id, .. } => Some(unique_id),
+        Method::AwsOidcProvider { .. } => f.source.kubernetes_subject(),
+        Method::WorkloadIdentityPool { .. } => None,
+    }
+}
+
+/// `whole-issuer-or-account`, checked on what the renderers format: every AWS web-identity
+/// statement pins `:aud` and `:sub`, its subjects are exactly those of the federations it serves,
+/// and no value holds a `*`; every provider's attribute condition lists exact subjects or roles;
+/// every IAM binding names one principal (or the `attribute.aws_role` set of one role), never a
+/// whole pool or namespace.
+fn whole_issuer_or_account(plan: &Plan) -> Vec<Finding> {
+    let mut problems = Vec::new();
+    wide_trust_statements(plan, &mut problems);
+    wide_providers_and_bindings(plan, &mut problems);
+    let rule = Rule::WholeIssuerOrAccount;
+    let mut out = Vec::new();
+    for (federations, message) in problems {
+        for f in federations
+            .into_iter()
+            .filter_map(|name| plan.federation(name))
+        {
+            out.push(Finding {
+                index: f.index,
+                diagnostic: Diagnostic::rule(rule, at(f, "via"), message.clone())
+                    .help("crossfed must never render this: it is a crossfed bug, please report it with the spec")
+                    .at_key(),
+            });
+        }
+    }
+    out
+}
+
+/// A problem of `whole-issuer-or-account`: the federations it concerns, and what is wrong.
+type Problem<'p> = (Vec<&'p str>, String);
+
+/// AWS web-identity statements that do not pin `:aud` and exact `:sub` values.
+fn wide_trust_statements<'p>(plan: &'p Plan, problems: &mut Vec<Problem<'p>>) {
+    for account in plan.aws.values() {
+        for role in account.roles.values() {
+            for statement in &role.statements {
+                let Principal::Federated(principal) = &statement.principal else {
+                    continue;
+                };
+                let values = |suffix: &str| {
+                    statement
+                        .conditions
+                        .iter()
+                        .find(|(key, _)| key.ends_with(suffix))
+                        .map(|(_, values)| values.as_slice())
+                        .unwrap_or_default()
+                };
+                let expected: BTreeSet<&str> = statement
+                    .federations
+                    .iter()
+                    .filter_map(|name| plan.federation(name))
+                    .filter_map(expected_subject)
+                    .collect();
+                let subjects: BTreeSet<&str> = values(":sub").iter().map(String::as_str).collect();
+                let wildcard = principal.contains('*')
+                    || statement
+                        .conditions
+                        .iter()
+                        .any(|(key, values)| key.contains('*') || values.iter().any(|v| !exact(v)));
+                let why = if values(":aud").is_empty() {
+                    Some("pins no audience (`:aud`)".to_owned())
+                } else if subjects.is_empty() {
+                    Some("pins no subject (`:sub`)".to_owned())
+                } else if wildcard {
+                    Some("holds a wildcard `*` or an empty value".to_owned())
+                } else if subjects != expected {
+                    Some("admits subjects other than those of its federations".to_owned())
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    problems.push((
+                        names(&statement.federations),
+                        format!(
+                            "statement `{}` of the trust policy of `{}` {why}, so it would trust all of `{principal}`",
+                            statement.sid, role.arn
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Providers whose attribute condition does not list exact subjects or roles, and bindings to a
+/// whole pool or namespace.
+fn wide_providers_and_bindings<'p>(plan: &'p Plan, problems: &mut Vec<Problem<'p>>) {
+    for pool in plan.gcp.pools.values() {
+        for provider in pool.providers.values() {
+            let (whole, exact_ones) = match &provider.source {
+                ProviderSource::Oidc {
+                    issuer, subjects, ..
+                } => (
+                    format!("issuer `{issuer}`"),
+                    !subjects.is_empty() && subjects.iter().all(|s| exact_kubernetes_subject(s)),
+                ),
+                ProviderSource::Aws { account, roles } => {
+                    let prefix = |role: &str| {
+                        role.split_once(":sts::")
+                            .and_then(|(_, rest)| {
+                                rest.strip_prefix(&format!("{account}:assumed-role/"))
+                            })
+                            .is_some_and(|name| exact(name) && !name.contains('/'))
+                    };
+                    (
+                        format!("AWS account `{account}`"),
+                        !roles.is_empty() && roles.iter().all(|r| exact(r) && prefix(r)),
+                    )
+                }
+            };
+            if !exact_ones {
+                problems.push((
+                    names(&provider.federations),
+                    format!(
+                        "the attribute condition of provider `{}` in pool `{}` does not list exact subjects or roles, so it would admit all of {whole}",
+                        provider.id, pool.id
+                    ),
+                ));
+            }
+        }
+        for binding in pool.impersonations.iter().chain(&pool.grants) {
+            let one = |prefix: &str, marker: &str| {
+                binding
+                    .member
+                    .strip_prefix(prefix)
+                    .and_then(|rest| rest.split_once(marker))
+                    .is_some_and(|(_, value)| exact(value))
+            };
+            let narrow = exact(&binding.member)
+                && (one("principal://iam.googleapis.com/", "/subject/")
+                    || one("principalSet://iam.googleapis.com/", "/attribute.aws_role/"));
+            if !narrow {
+                problems.push((
+                    vec![binding.federation.as_str()],
+                    format!(
+                        "the binding of `{}` on `{}` names `{}`, a whole pool or namespace rather than one principal",
+                        binding.role, binding.resource, binding.member
+                    ),
+                ));
+            }
+        }
+    }
+    for bindings in plan.gcp.gke_bindings.values() {
+        for binding in bindings.values() {
+            if !exact(&binding.member) || !binding.member.ends_with(']') {
+                problems.push((
+                    names(&binding.federations),
+                    format!(
+                        "the Workload Identity binding on `{}` names `{}`, not one Kubernetes service account",
+                        binding.service_account, binding.member
+                    ),
+                ));
+            }
+        }
+    }
+}
