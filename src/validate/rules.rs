@@ -418,3 +418,334 @@ fn wide_providers_and_bindings<'p>(plan: &'p Plan, problems: &mut Vec<Problem<'p
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::plan::aws::Principal;
+    use crate::plan::gcp::ProviderSource;
+
+    fn fixture(name: &str) -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/valid")
+            .join(name);
+        std::fs::read_to_string(path).unwrap()
+    }
+
+    fn plan_of(source: &str) -> Plan {
+        crate::validate::validate("spec.yaml", source)
+            .unwrap_or_else(|report| panic!("{}", report.to_text()))
+    }
+
+    /// `(rule id or code, pointer)` of every diagnostic of `source`, valid or not.
+    fn findings(source: &str) -> Vec<(String, String)> {
+        let items = match crate::validate::validate_with_notes("spec.yaml", source) {
+            Ok((_, notes)) => notes.items,
+            Err(report) => report.items,
+        };
+        items
+            .into_iter()
+            .map(|i| (i.id().to_owned(), i.path))
+            .collect()
+    }
+
+    /// A GKE pod into an AWS role through an IAM OIDC provider, with `extra` spliced into the
+    /// role and `to`, and `accept` into the federation.
+    fn gke_to_aws(role: &str, to: &str, namespace: &str, accept: &str) -> String {
+        format!(
+            r#"version: 1
+gcp:
+  projects: [{{id: acme-prod, number: "123456789012"}}]
+  serviceAccounts: [{{email: reader-gsa@acme-prod.iam.gserviceaccount.com, uniqueId: "108840315781302076417"}}]
+  gkeClusters: [{{name: prod, project: acme-prod, location: us-central1}}]
+aws:
+  accounts: [{{id: "281031839323"}}]
+  roles: [{{name: reader, account: "281031839323"{role}}}]
+federations:
+  - name: reader
+    from: {{gke: prod, namespace: {namespace}, serviceAccount: reader}}
+    to: {{awsRole: reader{to}}}
+    via: {{googleServiceAccount: reader-gsa@acme-prod.iam.gserviceaccount.com, tokenDelivery: credentialProcess}}
+    accept: [{accept}]
+"#
+        )
+    }
+
+    #[test]
+    fn long_session_fires_above_4_hours_and_not_at_4() {
+        let at = |max: u32, session: u32| {
+            findings(&gke_to_aws(
+                &format!(", maxSessionDuration: {max}"),
+                &format!(", sessionDuration: {session}"),
+                "billing",
+                "",
+            ))
+        };
+        assert_eq!(at(14400, 14400), []);
+        assert_eq!(
+            at(14401, 3600),
+            [(
+                "long-session".to_owned(),
+                "federations[0].to.awsRole".to_owned()
+            )]
+        );
+        // The session is what the workload asks for: reported once, there.
+        assert_eq!(
+            at(43200, 14401),
+            [(
+                "long-session".to_owned(),
+                "federations[0].to.sessionDuration".to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn long_session_fires_for_impersonated_tokens_above_1_hour() {
+        let at = |lifetime: u32| {
+            findings(&format!(
+                r#"version: 1
+gcp:
+  projects: [{{id: acme-data, number: "731942065810"}}]
+  serviceAccounts: [{{email: uploader@acme-data.iam.gserviceaccount.com}}]
+  workloadIdentityPools: [{{id: aws-pool, project: acme-data}}]
+aws:
+  accounts: [{{id: "281031839323"}}]
+  roles: [{{name: uploader, account: "281031839323"}}]
+federations:
+  - name: up
+    from: {{ec2: uploader}}
+    to: {{gcpServiceAccount: uploader@acme-data.iam.gserviceaccount.com, tokenLifetimeSeconds: {lifetime}}}
+    accept: [{{rule: impersonation-where-direct-access-would-do, reason: the bucket API needs it}}]
+"#
+            ))
+        };
+        assert_eq!(at(3600), []);
+        assert_eq!(
+            at(3601),
+            [(
+                "long-session".to_owned(),
+                "federations[0].to.tokenLifetimeSeconds".to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn system_namespaces_are_default_and_kube_star() {
+        for namespace in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            assert_eq!(
+                findings(&gke_to_aws("", "", namespace, "")),
+                [(
+                    "kubernetes-system-namespace".to_owned(),
+                    "federations[0].from.namespace".to_owned()
+                )],
+                "{namespace}"
+            );
+        }
+        assert_eq!(findings(&gke_to_aws("", "", "kubeflow", "")), []);
+    }
+
+    #[test]
+    fn an_acceptance_covers_its_finding_and_must_have_one() {
+        let accept = "{rule: kubernetes-system-namespace, reason: owned by the platform team}";
+        let plan = plan_of(&gke_to_aws("", "", "kube-system", accept));
+        assert_eq!(plan.spec.federations[0].accept.len(), 1);
+        // Accepted for another federation, or a rule that does not fire: nothing to accept.
+        assert_eq!(
+            findings(&gke_to_aws("", "", "billing", accept)),
+            [(
+                "unused-acceptance".to_owned(),
+                "federations[0].accept[0].rule".to_owned()
+            )]
+        );
+        // Two acceptances of one rule in one federation.
+        let twice = format!("{accept}, {accept}");
+        assert_eq!(
+            findings(&gke_to_aws("", "", "kube-system", &twice)),
+            [(
+                "duplicate-name".to_owned(),
+                "federations[0].accept[1].rule".to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn a_note_does_not_fail_validation_and_can_be_accepted() {
+        let source = fixture("eks-oidc-impersonation.yaml");
+        let (_, notes) = crate::validate::validate_with_notes("spec.yaml", &source).unwrap();
+        assert_eq!(notes.items.len(), 1);
+        assert_eq!(notes.items[0].severity, crate::diag::Severity::Note);
+        assert!(!notes.has_errors());
+        let accepted = source.replace(
+            "    via: {pool: eks-pool}\n",
+            "    via: {pool: eks-pool}\n    accept: [{rule: impersonation-where-direct-access-would-do, reason: the API does not take federated principals}]\n",
+        );
+        assert_ne!(accepted, source);
+        let (_, notes) = crate::validate::validate_with_notes("spec.yaml", &accepted).unwrap();
+        assert!(notes.is_empty());
+    }
+
+    /// Every valid fixture, planned.
+    fn valid_plans() -> Vec<(String, Plan)> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/valid");
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+            .into_iter()
+            .map(|name| {
+                let plan = plan_of(&fixture(&name));
+                (name, plan)
+            })
+            .collect()
+    }
+
+    fn wide(plan: &Plan) -> Vec<String> {
+        whole_issuer_or_account(plan)
+            .into_iter()
+            .map(|f| f.diagnostic.message)
+            .collect()
+    }
+
+    #[test]
+    fn whole_issuer_or_account_never_fires_on_what_crossfed_plans() {
+        for (name, plan) in valid_plans() {
+            assert_eq!(wide(&plan), Vec::<String>::new(), "{name}");
+        }
+    }
+
+    /// The renderer's regressions the rule must catch, each made by hand on a real plan.
+    #[test]
+    fn whole_issuer_or_account_catches_a_widened_plan() {
+        type Mutation = fn(&mut Plan) -> bool;
+        let mutations: &[(&str, Mutation)] = &[
+            ("no :sub", |plan| {
+                let mut done = false;
+                for role in plan.aws.values_mut().flat_map(|a| a.roles.values_mut()) {
+                    for s in &mut role.statements {
+                        s.conditions.retain(|key, _| !key.ends_with(":sub"));
+                        done |= matches!(s.principal, Principal::Federated(_));
+                    }
+                }
+                done
+            }),
+            ("wildcard :sub", |plan| {
+                let mut done = false;
+                for role in plan.aws.values_mut().flat_map(|a| a.roles.values_mut()) {
+                    for s in &mut role.statements {
+                        for (key, values) in &mut s.conditions {
+                            if key.ends_with(":sub") {
+                                values[0] = "system:serviceaccount:*".to_owned();
+                                done = true;
+                            }
+                        }
+                    }
+                }
+                done
+            }),
+            ("another subject", |plan| {
+                let mut done = false;
+                for role in plan.aws.values_mut().flat_map(|a| a.roles.values_mut()) {
+                    for s in &mut role.statements {
+                        for (key, values) in &mut s.conditions {
+                            if key.ends_with(":sub") {
+                                values.push("system:serviceaccount:kube-system:default".to_owned());
+                                done = true;
+                            }
+                        }
+                    }
+                }
+                done
+            }),
+            ("provider admits no subject list", |plan| {
+                let mut done = false;
+                for provider in plan
+                    .gcp
+                    .pools
+                    .values_mut()
+                    .flat_map(|p| p.providers.values_mut())
+                {
+                    match &mut provider.source {
+                        ProviderSource::Oidc { subjects, .. } => subjects.clear(),
+                        ProviderSource::Aws { roles, .. } => roles.clear(),
+                    }
+                    done = true;
+                }
+                done
+            }),
+            ("provider admits a wildcard", |plan| {
+                let mut done = false;
+                for provider in plan
+                    .gcp
+                    .pools
+                    .values_mut()
+                    .flat_map(|p| p.providers.values_mut())
+                {
+                    match &mut provider.source {
+                        ProviderSource::Oidc { subjects, .. } => {
+                            subjects.insert("system:serviceaccount:ingest:*".to_owned());
+                        }
+                        ProviderSource::Aws { roles, account } => {
+                            roles.insert(format!("arn:aws:sts::{account}:assumed-role/*"));
+                        }
+                    }
+                    done = true;
+                }
+                done
+            }),
+            ("binding to the whole pool", |plan| {
+                let mut done = false;
+                for pool in plan.gcp.pools.values_mut() {
+                    for binding in pool.impersonations.iter_mut().chain(&mut pool.grants) {
+                        let (base, _) = binding
+                            .member
+                            .split_once("/subject/")
+                            .or_else(|| binding.member.split_once("/attribute."))
+                            .unwrap();
+                        binding.member =
+                            format!("{}/*", base.replace("principal://", "principalSet://"));
+                        done = true;
+                    }
+                }
+                done
+            }),
+            ("binding to a namespace", |plan| {
+                let mut done = false;
+                for pool in plan.gcp.pools.values_mut() {
+                    for binding in pool.impersonations.iter_mut().chain(&mut pool.grants) {
+                        if let Some((base, _)) = binding.member.split_once("/subject/") {
+                            binding.member = format!(
+                                "{}/attribute.namespace/ingest",
+                                base.replace("principal://", "principalSet://")
+                            );
+                            done = true;
+                        }
+                    }
+                }
+                done
+            }),
+        ];
+        for (what, mutate) in mutations {
+            let mut applied = false;
+            for (name, mut plan) in valid_plans() {
+                if mutate(&mut plan) {
+                    applied = true;
+                    assert!(!wide(&plan).is_empty(), "{what} in {name} went unnoticed");
+                    // And it is an error of its rule, at the federation.
+                    let found = check(&plan);
+                    assert!(
+                        found
+                            .iter()
+                            .any(|d| d.rule == Some(Rule::WholeIssuerOrAccount)
+                                && d.severity == crate::diag::Severity::Error),
+                        "{what} in {name}"
+                    );
+                }
+            }
+            assert!(applied, "{what}: no fixture has what it mutates");
+        }
+    }
+}
