@@ -2,10 +2,10 @@
 //! with it.
 //!
 //! Four stages, each only on the output of the one before: YAML parse (syntax), the JSON Schema
-//! (the same rules the editor applies), semantic checks, and the cloud limits of the grouped
-//! artifacts, checked on the plan. A later stage does not run when an earlier one failed, because
-//! its findings would be noise about a tree we already know is off; within a stage every problem
-//! is reported.
+//! (the same rules the editor applies), semantic checks, and, on the plan, the cloud limits of the
+//! grouped artifacts, the trust closure and the security rules (whose notes do not fail it). A
+//! later stage does not run when an earlier one failed, because its findings would be noise about
+//! a tree we already know is off; within a stage every problem is reported.
 
 mod cross;
 mod federation;
@@ -37,7 +37,7 @@ pub fn validate(file: &str, source: &str) -> Result<Plan, Report> {
 /// A [`Report`] holding every problem found, notes included.
 pub fn validate_with_notes(file: &str, source: &str) -> Result<(Plan, Report), Report> {
     // The span index costs a second parse, so it is built only when there is something to
-    // report: a valid spec never needs it.
+    // report: a valid spec without notes never needs it.
     let report = |diagnostics| Report::new(file, source, &SpanIndex::build(source), diagnostics);
     let value = match parse_yaml(source) {
         Ok(parsed) => parsed,
