@@ -29,10 +29,11 @@ struct Finding {
 #[must_use]
 pub fn check(plan: &Plan) -> Vec<Diagnostic> {
     let mut findings = Vec::new();
+    let users = service_account_users(plan);
     for f in &plan.spec.federations {
         system_namespace(f, &mut findings);
         long_session(plan, f, &mut findings);
-        impersonation(plan, f, &mut findings);
+        impersonation(&users, f, &mut findings);
     }
     findings.extend(whole_issuer_or_account(plan));
     settle(plan, findings)
@@ -183,10 +184,36 @@ fn long_session(plan: &Plan, f: &Federation, out: &mut Vec<Finding>) {
     });
 }
 
+/// How many federations use each Google service account, by email: as the impersonation target,
+/// the ID-token issuer AWS trusts, or the GCE VM's identity. One pass, so the rule stays linear.
+fn service_account_users(plan: &Plan) -> BTreeMap<&str, usize> {
+    let mut users: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in &plan.spec.federations {
+        let target = match &f.target {
+            Target::GcpServiceAccount { email, .. } => Some(email.as_str()),
+            Target::AwsRole { .. } | Target::GcpRoles { .. } => None,
+        };
+        let method = match &f.method {
+            Method::GoogleIdToken {
+                service_account, ..
+            } => Some(service_account.as_str()),
+            Method::AwsOidcProvider { .. } | Method::WorkloadIdentityPool { .. } => None,
+        };
+        let source = match &f.source {
+            Source::Gce { service_account } => Some(service_account.as_str()),
+            Source::Kubernetes { .. } | Source::Ec2 { .. } => None,
+        };
+        let emails: BTreeSet<&str> = [target, method, source].into_iter().flatten().collect();
+        for email in emails {
+            *users.entry(email).or_default() += 1;
+        }
+    }
+    users
+}
+
 /// `impersonation-where-direct-access-would-do`: an EKS/EC2 federation impersonates a Google
-/// service account that no other federation uses (as target, trusted ID-token issuer or VM
-/// identity). A note.
-fn impersonation(plan: &Plan, f: &Federation, out: &mut Vec<Finding>) {
+/// service account that no other federation uses (see [`service_account_users`]). A note.
+fn impersonation(users: &BTreeMap<&str, usize>, f: &Federation, out: &mut Vec<Finding>) {
     let Target::GcpServiceAccount { email, .. } = &f.target else {
         return;
     };
@@ -201,20 +228,7 @@ fn impersonation(plan: &Plan, f: &Federation, out: &mut Vec<Finding>) {
     if !from_aws {
         return;
     }
-    let uses = |other: &Federation| {
-        let target =
-            matches!(&other.target, Target::GcpServiceAccount { email: e, .. } if e == email);
-        let method = matches!(&other.method, Method::GoogleIdToken { service_account, .. } if service_account == email);
-        let source =
-            matches!(&other.source, Source::Gce { service_account } if service_account == email);
-        target || method || source
-    };
-    if plan
-        .spec
-        .federations
-        .iter()
-        .any(|other| other.index != f.index && uses(other))
-    {
+    if users.get(email.as_str()).copied().unwrap_or_default() > 1 {
         return;
     }
     let rule = Rule::ImpersonationWhereDirectAccessWouldDo;
@@ -584,6 +598,16 @@ federations:
         assert_ne!(accepted, source);
         let (_, notes) = crate::validate::validate_with_notes("spec.yaml", &accepted).unwrap();
         assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn a_service_account_two_federations_impersonate_is_no_note() {
+        let source = fixture("eks-oidc-impersonation.yaml");
+        let twice = format!(
+            "{source}  - name: eks-uploader-2\n    from: {{eks: data, namespace: ingest, serviceAccount: uploader-2}}\n    to: {{gcpServiceAccount: eks-uploader@acme-data.iam.gserviceaccount.com}}\n    via: {{pool: eks-pool}}\n"
+        );
+        assert_eq!(findings(&source).len(), 1);
+        assert_eq!(findings(&twice), []);
     }
 
     /// Every valid fixture, planned.
