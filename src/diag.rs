@@ -7,13 +7,22 @@
 //!
 //! The text format imitates rustc (`error[code]: message`, `--> file:line:col`, a source line
 //! with a caret, `= help:`), which editors and CI log viewers already link. It is rendered by hand
-//! rather than through a graphical reporter so that it is byte-stable across terminals.
+//! rather than through a graphical reporter so that it is byte-stable across terminals. The
+//! SARIF format ([`sarif`]) carries the same items for code-scanning tools.
+//!
+//! Findings of a security [`Rule`] carry the rule's id, which reports show in place of the code;
+//! a rule may be a [`Severity::Note`], which is reported but does not fail validation.
+
+mod rule;
+pub mod sarif;
 
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
 use crate::config::span_index::{Pos, SpanIndex};
+
+pub use rule::{MAX_QUIET_AWS_SESSION, MAX_QUIET_TOKEN_LIFETIME, Rule};
 
 /// A stable identifier for a kind of problem. `crossfed explain CODE` prints its explanation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -51,6 +60,8 @@ pub enum Code {
     Security,
     /// Two declarations disagree with each other.
     Inconsistent,
+    /// A federation accepts a security rule that does not fire for it.
+    UnusedAcceptance,
 }
 
 impl Code {
@@ -72,6 +83,7 @@ impl Code {
         Code::CloudLimit,
         Code::Security,
         Code::Inconsistent,
+        Code::UnusedAcceptance,
     ];
 
     /// The kebab-case name shown in messages.
@@ -94,6 +106,7 @@ impl Code {
             Code::CloudLimit => "cloud-limit",
             Code::Security => "security",
             Code::Inconsistent => "inconsistent",
+            Code::UnusedAcceptance => "unused-acceptance",
         }
     }
 
@@ -147,6 +160,9 @@ impl Code {
             Code::Inconsistent => {
                 "Two parts of the spec disagree (an issuer URL for another region, a role ARN in another partition, ...)."
             }
+            Code::UnusedAcceptance => {
+                "A federation's `accept` list names a security rule that does not fire for that federation, so there is nothing to accept. Remove the entry: acceptances that no longer match anything would otherwise rot, and silently cover the risk if it came back for another reason."
+            }
         }
     }
 }
@@ -157,6 +173,19 @@ impl Code {
 pub enum Severity {
     /// The spec cannot be rendered.
     Error,
+    /// Worth knowing; the spec still validates and renders.
+    Note,
+}
+
+impl Severity {
+    /// The word reports use: `error`, `note` (also SARIF's `level`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Note => "note",
+        }
+    }
 }
 
 /// Which part of a mapping entry a diagnostic points at.
@@ -183,6 +212,8 @@ pub struct Diagnostic {
     pub message: String,
     /// How to fix it.
     pub help: Option<String>,
+    /// The security rule that found it, if any.
+    pub rule: Option<Rule>,
 }
 
 impl Diagnostic {
@@ -195,6 +226,16 @@ impl Diagnostic {
             anchor: Anchor::Value,
             message: message.into(),
             help: None,
+            rule: None,
+        }
+    }
+
+    /// A finding of security rule `rule`, with the rule's severity and the code `security`.
+    pub fn rule(rule: Rule, pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: rule.severity(),
+            rule: Some(rule),
+            ..Diagnostic::error(Code::Security, pointer, message)
         }
     }
 
@@ -255,8 +296,19 @@ pub struct Located {
     /// How to fix it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
+    /// The security rule that found it, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<Rule>,
     #[serde(skip)]
     width: usize,
+}
+
+impl Located {
+    /// The id reports show: the rule's id for a rule's finding, else the code.
+    #[must_use]
+    pub fn id(&self) -> &'static str {
+        self.rule.map_or_else(|| self.code.as_str(), Rule::as_str)
+    }
 }
 
 /// All diagnostics of one spec file, placed and sorted, ready to print.
@@ -295,6 +347,7 @@ impl Report {
                     severity: d.severity,
                     message: d.message,
                     help: d.help,
+                    rule: d.rule,
                     width,
                 }
             })
@@ -321,6 +374,7 @@ impl Report {
             severity: d.severity,
             message: d.message,
             help: d.help,
+            rule: d.rule,
             width: 1,
         };
         Report {
@@ -340,10 +394,13 @@ impl Report {
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         for item in &self.items {
-            let severity = match item.severity {
-                Severity::Error => "error",
-            };
-            let _ = writeln!(out, "{severity}[{}]: {}", item.code.as_str(), item.message);
+            let _ = writeln!(
+                out,
+                "{}[{}]: {}",
+                item.severity.as_str(),
+                item.id(),
+                item.message
+            );
             let line_no = item.line.to_string();
             let pad = " ".repeat(line_no.len());
             let _ = writeln!(out, "{pad}--> {}:{}:{}", item.file, item.line, item.column);
@@ -364,18 +421,32 @@ impl Report {
             }
             out.push('\n');
         }
-        let n = self.items.len();
-        let _ = writeln!(
-            out,
-            "{n} error{} in {}",
-            if n == 1 { "" } else { "s" },
-            self.file_name()
-        );
+        let count = |severity: Severity| {
+            let n = self.items.iter().filter(|i| i.severity == severity).count();
+            let word = severity.as_str();
+            (n > 0).then(|| format!("{n} {word}{}", if n == 1 { "" } else { "s" }))
+        };
+        let counts: Vec<String> = [count(Severity::Error), count(Severity::Note)]
+            .into_iter()
+            .flatten()
+            .collect();
+        let counts = if counts.is_empty() {
+            "0 errors".to_owned()
+        } else {
+            counts.join(" and ")
+        };
+        let _ = writeln!(out, "{counts} in {}", self.file_name());
         out
     }
 
     fn file_name(&self) -> &str {
         self.items.first().map_or("spec", |i| i.file.as_str())
+    }
+
+    /// Whether nothing was found.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
     }
 
     /// The machine format for CI tools: a JSON array.

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 pub use crate::config::{Partition, TokenDelivery};
+pub use crate::diag::Rule;
 
 /// A validated spec.
 #[derive(Debug, Clone, Serialize)]
@@ -400,6 +401,19 @@ pub struct Federation {
     pub target: Target,
     /// How trust is established.
     pub method: Method,
+    /// Security rules the federation accepts, in spec order; each one fires for it (validation
+    /// checks that).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub accept: Vec<Acceptance>,
+}
+
+/// A security rule a federation accepts, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Acceptance {
+    /// The rule.
+    pub rule: Rule,
+    /// The reason, as written (its alphabet is safe in Markdown).
+    pub reason: String,
 }
 
 /// The `iam.gke.io`-independent host+path of an issuer, as IAM condition keys spell it.

@@ -85,12 +85,90 @@ fn json_format_lists_diagnostics() {
     common::snapshot_settings().bind(|| insta::assert_json_snapshot!("validate-json", items));
     let out = run(&[
         "validate",
-        "fixtures/valid/quickstart.yaml",
+        "fixtures/valid/gke-to-aws-walkthrough.yaml",
         "--format",
         "json",
     ]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8(out.stdout).unwrap(), "[]\n");
+}
+
+/// A note (here `impersonation-where-direct-access-would-do`) is printed in every format, but
+/// the spec is valid: exit 0.
+#[test]
+fn notes_are_printed_and_exit_0() {
+    let spec = "fixtures/valid/eks-oidc-impersonation.yaml";
+    let out = run(&["validate", spec]);
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.starts_with("note[impersonation-where-direct-access-would-do]: "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with(&format!("1 note in {spec}\n{spec}: ok\n")),
+        "{stderr}"
+    );
+
+    let out = run(&["validate", spec, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let items: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(items[0]["severity"], "note");
+    assert_eq!(
+        items[0]["rule"],
+        "impersonation-where-direct-access-would-do"
+    );
+
+    let out = run(&["validate", spec, "--format", "sarif"]);
+    assert_eq!(out.status.code(), Some(0));
+    let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0]["level"], "note");
+}
+
+#[test]
+fn sarif_format_snapshot() {
+    let spec = "fixtures/invalid/several-mistakes.yaml";
+    let out = run(&["validate", spec, "--format", "sarif"]);
+    assert_eq!(out.status.code(), Some(1));
+    let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run0 = log["runs"][0].clone();
+    assert_eq!(log["version"], "2.1.0");
+    assert_eq!(run0["tool"]["driver"]["name"], "crossfed");
+    assert_eq!(run0["tool"]["driver"]["version"], env!("CARGO_PKG_VERSION"));
+    // Every code and rule is described; every result points at one of them and at the spec.
+    let rules = run0["tool"]["driver"]["rules"].as_array().unwrap();
+    let ids: Vec<&str> = rules.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    for code in crossfed::diag::Code::ALL {
+        assert!(ids.contains(&code.as_str()), "{}", code.as_str());
+    }
+    for rule in crossfed::diag::Rule::ALL {
+        assert!(ids.contains(&rule.as_str()), "{}", rule.as_str());
+    }
+    let results = run0["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3);
+    for result in results {
+        let index = usize::try_from(result["ruleIndex"].as_u64().unwrap()).unwrap();
+        assert_eq!(rules[index]["id"], result["ruleId"]);
+        let location = &result["locations"][0]["physicalLocation"];
+        assert_eq!(location["artifactLocation"]["uri"], spec);
+        assert!(location["region"]["startLine"].as_u64().unwrap() >= 1);
+    }
+    // The whole log, as code-scanning tools read it; the version is checked above, not pinned.
+    let mut log = log;
+    log["runs"][0]["tool"]["driver"]["version"] = serde_json::json!("[version]");
+    common::snapshot_settings().bind(|| insta::assert_json_snapshot!("validate-sarif", log));
+    // A valid spec: a log with no results, exit 0.
+    let out = run(&[
+        "validate",
+        "fixtures/valid/gke-to-aws-walkthrough.yaml",
+        "--format",
+        "sarif",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(log["runs"][0]["results"], serde_json::json!([]));
 }
 
 #[test]
@@ -151,6 +229,13 @@ fn explain_prints_every_code() {
         );
         let out = run(&["explain", code.as_str()]);
         assert!(out.status.success());
+    }
+    for rule in crossfed::diag::Rule::ALL {
+        assert!(list.lines().any(|l| l == rule.as_str()), "{list}");
+        let out = run(&["explain", rule.as_str()]);
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.starts_with(rule.as_str()) && text.contains(rule.explanation()));
     }
 }
 

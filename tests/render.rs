@@ -339,3 +339,56 @@ federations:
     assert_eq!(shlex_words(line), expected, "{line}");
     assert_eq!(sh_words(line, helper), expected[1..], "{line}");
 }
+
+/// The reason of an accepted rule reaches the rendered README as written, so validation limits it
+/// to an alphabet Markdown does not interpret: hostile reasons are refused through the real YAML
+/// reader, and the most punctuated allowed one stays one plain table cell.
+#[test]
+fn accepted_risk_reasons_cannot_inject_markdown() {
+    let source =
+        std::fs::read_to_string(root().join("fixtures/valid/accepted-long-session.yaml")).unwrap();
+    let original = "the export tool (s3 multipart upload of a 2 TB dump) cannot refresh credentials mid-run; tracked in SEC-142";
+    assert!(source.contains(original));
+    let with_reason = |reason: &str| source.replace(original, reason);
+    for hostile in [
+        r"ok | injected cell",
+        r"see [the runbook](https://evil.example)",
+        r"<img src=x onerror=alert(1)>",
+        r"**bold** claim",
+        r"`code`",
+        r"line one\nline two",
+        r"ok &lt; entity",
+        r"back\\slash",
+        "   ",
+        "- a list item",
+    ] {
+        let spec = with_reason(hostile);
+        let report = crossfed::validate::validate("spec.yaml", &spec)
+            .err()
+            .unwrap_or_else(|| panic!("{hostile:?} was accepted as a reason"));
+        assert!(
+            report
+                .items
+                .iter()
+                .all(|i| i.path == "federations[0].accept[0].rule"
+                    || i.path == "federations[0].accept[0].reason"),
+            "{hostile:?}: {}",
+            report.to_text()
+        );
+    }
+    // Written inside YAML double quotes: `"` is the one allowed character spelt `\"` there.
+    let allowed = r#"ok: 100% (see SEC-1/2), \"why\"? 'because' = +more @team #ops!"#;
+    let spec = with_reason(allowed);
+    let files = render_files(SpecText {
+        file: "spec.yaml",
+        name: "spec.yaml",
+        source: &spec,
+    })
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    let readme = &files["README.md"].content;
+    let row = format!(
+        "| `warehouse-export` | `long-session` | {} |",
+        allowed.replace("\\\"", "\"")
+    );
+    assert_eq!(readme.lines().filter(|l| *l == row).count(), 1, "{readme}");
+}

@@ -4,22 +4,22 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crossfed::diag::Code;
+use crossfed::diag::{Code, Rule};
 
 use super::{DEFAULT_SPEC, Failure, Outcome};
 
 /// Arguments of `explain`.
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
-    /// A federation name from the spec, or a diagnostic code such as `unknown-field`; omit to
-    /// list the codes.
+    /// A federation name from the spec, a diagnostic code such as `unknown-field`, or a security
+    /// rule id such as `long-session`; omit to list the codes and rules.
     pub topic: Option<String>,
     /// The spec that declares the federation.
     #[arg(long, default_value = DEFAULT_SPEC)]
     pub spec: PathBuf,
 }
 
-/// Explains a federation's trust chain or a diagnostic code.
+/// Explains a federation's trust chain, a diagnostic code or a security rule.
 ///
 /// # Errors
 /// When the topic is neither, or the spec is invalid.
@@ -32,7 +32,16 @@ pub fn run(args: &ExplainArgs) -> Result<Outcome, Failure> {
                 first_sentence(code.explanation())
             );
         }
+        println!(
+            "\nSecurity rules (accept one per federation with `accept: [{{rule: ID, reason: ...}}]`):"
+        );
+        for rule in Rule::ALL {
+            println!("{}\n    {}", rule.as_str(), rule.description());
+        }
         return Ok(Outcome::Success);
+    };
+    let known = |topic: &str| {
+        Code::ALL.iter().any(|c| c.as_str() == topic) || Rule::from_id(topic).is_some()
     };
     // A federation of the spec wins over a code of the same name: it is what the user is looking at.
     if let Ok(source) = std::fs::read_to_string(&args.spec) {
@@ -44,12 +53,22 @@ pub fn run(args: &ExplainArgs) -> Result<Outcome, Failure> {
                     return Ok(Outcome::Success);
                 }
             }
-            Err(report) if Code::ALL.iter().all(|c| c.as_str() != topic) => {
+            Err(report) if !known(topic) => {
                 eprint!("{}", report.to_text());
                 return Ok(Outcome::Findings);
             }
             Err(_) => {}
         }
+    }
+    if let Some(rule) = Rule::from_id(topic) {
+        let severity = rule.severity().as_str();
+        println!(
+            "{} (security rule, {severity} unless accepted)\n\n{}\n\n{}",
+            rule.as_str(),
+            rule.description(),
+            rule.explanation()
+        );
+        return Ok(Outcome::Success);
     }
     match Code::ALL.iter().find(|c| c.as_str() == topic) {
         Some(code) => {
@@ -57,7 +76,7 @@ pub fn run(args: &ExplainArgs) -> Result<Outcome, Failure> {
             Ok(Outcome::Success)
         }
         None => Err(Failure::Refused(format!(
-            "`{topic}` is neither a federation in `{}` nor a diagnostic code; `crossfed explain` lists the codes",
+            "`{topic}` is neither a federation in `{}`, a diagnostic code nor a security rule; `crossfed explain` lists the codes and rules",
             args.spec.display()
         ))),
     }

@@ -41,7 +41,9 @@ pub struct Cli {
 pub enum Command {
     /// Check a spec and report every problem with its file, line and column.
     ///
-    /// Example: `crossfed validate crossfed.yaml --format json`
+    /// Notes (findings that do not fail validation) are printed too; only errors exit 1.
+    ///
+    /// Example: `crossfed validate crossfed.yaml --format json` (or `--format sarif`)
     Validate(validate::ValidateArgs),
     /// Render every artifact of a spec into an output directory.
     ///
@@ -65,10 +67,10 @@ pub enum Command {
     ///
     /// Example: `crossfed init` (writes ./crossfed.yaml)
     Init(init::InitArgs),
-    /// Explain a federation's trust chain, or a diagnostic code.
+    /// Explain a federation's trust chain, a diagnostic code or a security rule.
     ///
-    /// Example: `crossfed explain billing-s3-reader`, `crossfed explain unknown-field`;
-    /// `crossfed explain` lists all codes.
+    /// Example: `crossfed explain billing-s3-reader`, `crossfed explain unknown-field`,
+    /// `crossfed explain long-session`; `crossfed explain` lists all codes and rules.
     Explain(explain::ExplainArgs),
     /// Print a shell completion script.
     ///

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
-use super::{DEFAULT_SPEC, Failure, Format, Outcome, read_spec};
+use super::{DEFAULT_SPEC, Failure, Outcome, read_spec};
 
 /// Arguments of `validate`.
 #[derive(Debug, Args)]
@@ -14,36 +14,44 @@ pub struct ValidateArgs {
     pub spec: PathBuf,
     /// Output format of the diagnostics.
     #[arg(long, value_enum, default_value_t)]
-    pub format: Format,
+    pub format: ValidateFormat,
+}
+
+/// How `validate` prints its findings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum ValidateFormat {
+    /// Human-readable, rustc style, on stderr.
+    #[default]
+    Text,
+    /// A JSON array on stdout, for CI annotations.
+    Json,
+    /// SARIF 2.1.0 on stdout, for code-scanning tools.
+    Sarif,
 }
 
 /// Validates the spec and prints what is wrong (or, with `--format json`, `[]` when nothing is).
+/// Notes are printed too, but only errors make the exit code 1.
 ///
 /// # Errors
 /// When the spec cannot be read.
 pub fn run(args: &ValidateArgs) -> Result<Outcome, Failure> {
     let source = read_spec(&args.spec)?;
     let file = args.spec.display().to_string();
-    match (crate_validate(&file, &source), args.format) {
-        (Ok(()), Format::Text) => {
-            eprintln!("{file}: ok");
-            Ok(Outcome::Success)
+    let (report, outcome) = match crossfed::validate::validate_with_notes(&file, &source) {
+        Ok((_, notes)) => (notes, Outcome::Success),
+        Err(report) => (report, Outcome::Findings),
+    };
+    match args.format {
+        ValidateFormat::Text => {
+            if !report.is_empty() {
+                eprint!("{}", report.to_text());
+            }
+            if outcome == Outcome::Success {
+                eprintln!("{file}: ok");
+            }
         }
-        (Ok(()), Format::Json) => {
-            println!("[]");
-            Ok(Outcome::Success)
-        }
-        (Err(report), Format::Text) => {
-            eprint!("{}", report.to_text());
-            Ok(Outcome::Findings)
-        }
-        (Err(report), Format::Json) => {
-            print!("{}", report.to_json());
-            Ok(Outcome::Findings)
-        }
+        ValidateFormat::Json => print!("{}", report.to_json()),
+        ValidateFormat::Sarif => print!("{}", report.to_sarif()),
     }
-}
-
-fn crate_validate(file: &str, source: &str) -> Result<(), crossfed::diag::Report> {
-    crossfed::validate::validate(file, source).map(|_| ())
+    Ok(outcome)
 }

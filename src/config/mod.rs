@@ -20,6 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use patterns as p;
 
+pub use crate::diag::Rule;
+
 /// A crossfed spec: the clouds, identities and federations to render.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -232,6 +234,21 @@ pub struct RawFederation {
     /// How trust is established. Optional where only one method fits (`gce`, and `eks`/`ec2` with one pool).
     #[serde(default)]
     pub via: Option<RawVia>,
+    /// Security rules this federation knowingly breaks, each with the reason (shown in the
+    /// rendered README). Accepting a rule that does not fire for the federation is an error.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accept: Vec<RawAcceptance>,
+}
+
+/// A security rule a federation accepts, and why.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawAcceptance {
+    /// The id of the rule (`crossfed explain` lists them).
+    pub rule: Rule,
+    /// Why the risk is acceptable here: one line, for the reviewers of the rendered README.
+    #[schemars(regex(pattern = p::ACCEPT_REASON), example = "the node-local DNS cache add-on needs it; owned by platform-team")]
+    pub reason: String,
 }
 
 /// The source workload of a federation.

@@ -54,6 +54,11 @@ pub const CONTAINER_IMAGE: &str =
     r"^[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64}|:[\w][\w.-]{0,127})$";
 /// A token audience: printable ASCII without spaces.
 pub const AUDIENCE: &str = r"^[\x21-\x2B\x2D-\x7E]{1,256}$";
+/// The reason a federation accepts a security rule: one line of prose, shown in the rendered
+/// README. The alphabet leaves out what Markdown or HTML would interpret (`|`, `` ` ``, `*`, `_`,
+/// `[`, `]`, `<`, `>`, `&`, `\`, `~`, line breaks), so the text needs no escaping there; it
+/// starts with a letter or digit, so it cannot be blank or start a list or heading.
+pub const ACCEPT_REASON: &str = r#"^[A-Za-z0-9][A-Za-z0-9 .,;:'"()/+=@%?!#-]{0,299}$"#;
 
 /// What each pattern means, in the words a user needs to fix the value.
 pub const EXPLANATIONS: &[(&str, &str, &str)] = &[
@@ -166,6 +171,11 @@ pub const EXPLANATIONS: &[(&str, &str, &str)] = &[
         AUDIENCE,
         "audience",
         "an audience is 1-256 printable ASCII characters without spaces or commas (gcloud separates audiences with commas)",
+    ),
+    (
+        ACCEPT_REASON,
+        "reason",
+        "write the reason as one line of up to 300 characters, starting with a letter or digit, of letters, digits, spaces and `.,;:'\"()/+=@%?!#-` (it is shown in the rendered README)",
     ),
 ];
 

@@ -205,6 +205,17 @@ struct SummaryContext<'a> {
     header: &'a str,
     rows: Vec<Row>,
     mermaid: String,
+    /// Empty unless the spec accepts a security rule: the section is then left out entirely.
+    accepted: Vec<AcceptedRow>,
+}
+
+/// A security rule a federation accepts. The reason's alphabet is restricted at validation
+/// (`patterns::ACCEPT_REASON`), so it is safe in Markdown as written.
+#[derive(Debug, Serialize)]
+struct AcceptedRow {
+    federation: String,
+    rule: &'static str,
+    reason: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -254,10 +265,22 @@ pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan) -> Result<(), 
                 .collect(),
         })
         .collect();
+    let accepted = spec
+        .federations
+        .iter()
+        .flat_map(|f| {
+            f.accept.iter().map(|a| AcceptedRow {
+                federation: f.name.clone(),
+                rule: a.rule.as_str(),
+                reason: a.reason.clone(),
+            })
+        })
+        .collect();
     let context = SummaryContext {
         header: header.text(),
         rows,
         mermaid: mermaid(spec),
+        accepted,
     };
     let text = templates::render(TEMPLATE_SUMMARY, &context)?;
     files.insert(

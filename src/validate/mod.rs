@@ -2,15 +2,16 @@
 //! with it.
 //!
 //! Four stages, each only on the output of the one before: YAML parse (syntax), the JSON Schema
-//! (the same rules the editor applies), semantic checks, and the cloud limits of the grouped
-//! artifacts, checked on the plan. A later stage does not run when an earlier one failed, because
-//! its findings would be noise about a tree we already know is off; within a stage every problem
-//! is reported.
+//! (the same rules the editor applies), semantic checks, and, on the plan, the cloud limits of the
+//! grouped artifacts, the trust closure and the security rules (whose notes do not fail it). A
+//! later stage does not run when an earlier one failed, because its findings would be noise about
+//! a tree we already know is off; within a stage every problem is reported.
 
 mod cross;
 mod federation;
 mod inventory;
 pub mod limits;
+pub mod rules;
 pub mod schema;
 pub mod semantic;
 pub mod trust;
@@ -18,7 +19,7 @@ pub mod trust;
 use crate::config::RawSpec;
 use crate::config::load::parse_yaml;
 use crate::config::span_index::SpanIndex;
-use crate::diag::{Code, Diagnostic, Report};
+use crate::diag::{Code, Diagnostic, Report, Severity};
 use crate::plan::{self, Plan};
 
 /// Validates the spec text `source`, read from `file` (used only in messages), and plans it.
@@ -26,8 +27,17 @@ use crate::plan::{self, Plan};
 /// # Errors
 /// A [`Report`] holding every problem found.
 pub fn validate(file: &str, source: &str) -> Result<Plan, Report> {
+    validate_with_notes(file, source).map(|(plan, _notes)| plan)
+}
+
+/// As [`validate`], and on success also the findings that do not fail validation (notes of the
+/// security rules, [`rules`]), as a report that may be empty.
+///
+/// # Errors
+/// A [`Report`] holding every problem found, notes included.
+pub fn validate_with_notes(file: &str, source: &str) -> Result<(Plan, Report), Report> {
     // The span index costs a second parse, so it is built only when there is something to
-    // report: a valid spec never needs it.
+    // report: a valid spec without notes never needs it.
     let report = |diagnostics| Report::new(file, source, &SpanIndex::build(source), diagnostics);
     let value = match parse_yaml(source) {
         Ok(parsed) => parsed,
@@ -66,10 +76,16 @@ pub fn validate(file: &str, source: &str) -> Result<Plan, Report> {
             let plan = plan::build(spec);
             let mut findings = limits::check(&plan);
             findings.extend(trust::check(&plan));
-            if findings.is_empty() {
-                Ok(plan)
-            } else {
+            findings.extend(rules::check(&plan));
+            if findings.iter().any(|d| d.severity == Severity::Error) {
                 Err(report(findings))
+            } else if findings.is_empty() {
+                Ok((
+                    plan,
+                    Report::new(file, source, &SpanIndex::default(), findings),
+                ))
+            } else {
+                Ok((plan, report(findings)))
             }
         }
         _ => Err(report(diagnostics)),

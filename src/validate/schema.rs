@@ -207,6 +207,15 @@ fn field_help(schema: &Value, pointer: &str) -> Option<String> {
         .map(|d| d.replace('\n', " "))
 }
 
+/// "`value` is not a valid NAME", or, for an empty string, words rather than empty backticks.
+fn not_valid(value: &str, name: &str) -> String {
+    if value.is_empty() {
+        format!("an empty string is not a valid {name}")
+    } else {
+        format!("`{value}` is not a valid {name}")
+    }
+}
+
 fn to_diagnostics(schema: &Value, error: &ValidationError<'_>) -> Vec<Diagnostic> {
     let pointer = error.instance_path().as_str().to_owned();
     let instance = error.instance();
@@ -258,7 +267,7 @@ fn to_diagnostics(schema: &Value, error: &ValidationError<'_>) -> Vec<Diagnostic
         ValidationErrorKind::Pattern { pattern } => {
             let value = instance.as_str().unwrap_or_default();
             let (name, help) = patterns::explain(pattern).unwrap_or(("value", "see the schema for the expected format"));
-            vec![Diagnostic::error(Code::InvalidFormat, pointer, format!("`{value}` is not a valid {name}")).help(help)]
+            vec![Diagnostic::error(Code::InvalidFormat, pointer, not_valid(value, name)).help(help)]
         }
         ValidationErrorKind::Enum { options } => {
             let choices: Vec<&str> = options.as_array().map(|o| o.iter().filter_map(Value::as_str).collect()).unwrap_or_default();

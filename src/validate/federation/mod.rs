@@ -23,7 +23,7 @@ mod target;
 
 use crate::config::{RawFederation, RawVia};
 use crate::diag::{Code, Diagnostic};
-use crate::model::{ClusterKind, Federation};
+use crate::model::{Acceptance, ClusterKind, Federation};
 use crate::validate::inventory::Inventory;
 use crate::validate::semantic::{Checker, Pointer, quoted};
 
@@ -75,6 +75,13 @@ pub(super) fn resolve(
     let method = method::resolve(c, &input, method_kind, &workload, &goal, target_kind)?;
     method::check_session_duration(c, &input, &method);
     let target = goal.into_target(&method, inventory)?;
+    c.unique(
+        "accepted rule",
+        f.accept
+            .iter()
+            .enumerate()
+            .map(|(k, a)| (input.at("accept").field(k).field("rule"), a.rule.as_str())),
+    );
 
     if c.count() > errors_before {
         return None;
@@ -88,6 +95,14 @@ pub(super) fn resolve(
         source,
         target,
         method,
+        accept: f
+            .accept
+            .iter()
+            .map(|a| Acceptance {
+                rule: a.rule,
+                reason: a.reason.clone(),
+            })
+            .collect(),
     })
 }
 
