@@ -392,8 +392,19 @@ impl Report {
     /// The human format: one rustc-style block per diagnostic and a count.
     #[must_use]
     pub fn to_text(&self) -> String {
+        /// Notes shown in full; past this, an organisation's spec would bury its errors.
+        const MAX_NOTES_SHOWN: usize = 20;
         let mut out = String::new();
+        // Indexed once: looking each item's line up from the top is quadratic on a large spec.
+        let lines: Vec<&str> = self.source.lines().collect();
+        let mut notes_shown = 0;
         for item in &self.items {
+            if item.severity == Severity::Note {
+                notes_shown += 1;
+                if notes_shown > MAX_NOTES_SHOWN {
+                    continue;
+                }
+            }
             let _ = writeln!(
                 out,
                 "{}[{}]: {}",
@@ -404,7 +415,7 @@ impl Report {
             let line_no = item.line.to_string();
             let pad = " ".repeat(line_no.len());
             let _ = writeln!(out, "{pad}--> {}:{}:{}", item.file, item.line, item.column);
-            if let Some(text) = self.source.lines().nth(item.line - 1) {
+            if let Some(text) = lines.get(item.line - 1) {
                 let text = text.trim_end();
                 let _ = writeln!(out, "{pad} |");
                 let _ = writeln!(out, "{line_no} | {text}");
@@ -435,6 +446,13 @@ impl Report {
         } else {
             counts.join(" and ")
         };
+        if notes_shown > MAX_NOTES_SHOWN {
+            let _ = writeln!(
+                out,
+                "({} more notes not shown: `--format json` or `--format sarif` lists every finding)",
+                notes_shown - MAX_NOTES_SHOWN
+            );
+        }
         let _ = writeln!(out, "{counts} in {}", self.file_name());
         out
     }
