@@ -1622,23 +1622,27 @@ fn extract(
 
 /// Compiled CEL programs by source, for one spec.
 struct Cel {
+    env: Arc<cel::Env>,
     programs: BTreeMap<String, cel::Program>,
 }
 
 impl Cel {
     fn new() -> Self {
         Cel {
+            env: Arc::new(cel::Env::stdlib()),
             programs: BTreeMap::new(),
         }
     }
 
     fn eval(&mut self, source: &str, assertion: &Value) -> Result<cel::Value, String> {
         if !self.programs.contains_key(source) {
-            let program = cel::Program::compile(source)
+            let program = self
+                .env
+                .compile(source)
                 .map_err(|e| format!("CEL `{source}` does not compile: {e}"))?;
             self.programs.insert(source.to_owned(), program);
         }
-        let mut context = cel::Context::default();
+        let mut context = cel::Context::with_env(Arc::clone(&self.env));
         context
             .add_function("extract", extract)
             .map_err(|e| format!("registering extract: {e}"))?;
@@ -2732,4 +2736,340 @@ fn rendered_trust_admits_exactly_the_spec() {
         stats.cases,
         stats.reject_reasons.join("\n")
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checks can fail: widened (or narrowed) rendered trust is caught.
+// ---------------------------------------------------------------------------------------------
+
+/// A small spec with one federation of each kind whose trust can be widened.
+fn sample() -> Model {
+    let kubernetes = |kind, namespace: &str, service_account: &str| From::Kubernetes {
+        kind,
+        cluster: 0,
+        namespace: namespace.to_owned(),
+        service_account: service_account.to_owned(),
+    };
+    let oidc = Via::AwsOidcProvider {
+        client_id: None,
+        implicit: false,
+    };
+    let pool = Via::Pool {
+        pool: 0,
+        provider: None,
+        audience: None,
+    };
+    let role = |name: &str, path: &str, instance_profile| Role {
+        account: 0,
+        name: name.to_owned(),
+        path: path.to_owned(),
+        by_arn: true,
+        instance_profile,
+    };
+    let federation = |name: &str, from, to, via| Federation {
+        name: name.to_owned(),
+        from,
+        to,
+        via,
+    };
+    Model {
+        projects: vec![Project {
+            id: "acme-prod".to_owned(),
+            number: "123456789012".to_owned(),
+            impersonated: vec!["gcs-writer-0@acme-prod.iam.gserviceaccount.com".to_owned()],
+        }],
+        gke: vec![GkeCluster {
+            name: "prod-0".to_owned(),
+            project: 0,
+            location: "us-central1".to_owned(),
+        }],
+        pools: vec![Pool {
+            id: "wif-0-0".to_owned(),
+            project: 0,
+        }],
+        accounts: vec![Account {
+            id: "281031839323".to_owned(),
+            partition: Partition::Aws,
+            region: None,
+        }],
+        roles: vec![
+            role("Reader0", "/federated/", false),
+            role("S3+Writer1", "/", false),
+            role("Ec2-Host0", "/", true),
+        ],
+        eks: vec![EksCluster {
+            name: "data-00".to_owned(),
+            account: 0,
+            region: "us-east-1".to_owned(),
+            issuer: "https://oidc.eks.us-east-1.amazonaws.com/id/0000000000000000000000000000ABCD"
+                .to_owned(),
+            alias: "k8s-00".to_owned(),
+        }],
+        id_token_accounts: vec![IdTokenAccount {
+            email: "aws-id-0@acme-prod.iam.gserviceaccount.com".to_owned(),
+            unique_id: "100000000000000000000".to_owned(),
+        }],
+        federations: vec![
+            federation(
+                "gke-gsa",
+                kubernetes(ClusterKind::Gke, "ops", "reader"),
+                To::AwsRole(0),
+                Via::GoogleIdToken {
+                    account: 0,
+                    audience: None,
+                    credential_process: false,
+                    implicit: false,
+                },
+            ),
+            federation(
+                "eks-oidc-a",
+                kubernetes(ClusterKind::Eks, "ingest", "reader"),
+                To::AwsRole(1),
+                oidc.clone(),
+            ),
+            federation(
+                "eks-oidc-b",
+                kubernetes(ClusterKind::Eks, "ingest", "writer"),
+                To::AwsRole(1),
+                oidc,
+            ),
+            federation(
+                "eks-gcp",
+                kubernetes(ClusterKind::Eks, "web", "app"),
+                To::GcpRoles {
+                    roles: vec!["roles/storage.objectViewer".to_owned()],
+                    project: None,
+                },
+                pool.clone(),
+            ),
+            federation(
+                "ec2-gcp",
+                From::Ec2 { role: 2 },
+                To::GcpServiceAccount {
+                    email: "gcs-writer-0@acme-prod.iam.gserviceaccount.com".to_owned(),
+                    lifetime: None,
+                },
+                pool,
+            ),
+        ],
+    }
+}
+
+const READER_POLICY: &str = "aws/281031839323/roles/Reader0/trust-policy.json";
+const WRITER_POLICY: &str = "aws/281031839323/roles/S3+Writer1/trust-policy.json";
+const POOL_SCRIPT: &str = "gcp/acme-prod/pools/wif-0-0/apply.sh";
+
+fn sample_files() -> (Model, BTreeMap<String, String>) {
+    let m = sample();
+    let files = render(&spec_text(&m))
+        .unwrap_or_else(|report| panic!("the sample spec is valid:\n{report}"));
+    (m, files)
+}
+
+/// `files` with the trust policy at `path` changed by `edit`.
+fn edit_policy(
+    files: &BTreeMap<String, String>,
+    path: &str,
+    edit: impl FnOnce(&mut serde_json::Map<String, Value>),
+) -> BTreeMap<String, String> {
+    let mut files = files.clone();
+    let mut policy: Value = serde_json::from_str(&files[path]).expect("a JSON policy");
+    let condition = policy["Statement"][0]["Condition"]
+        .as_object_mut()
+        .expect("the first statement has a condition");
+    edit(condition);
+    files.insert(
+        path.to_owned(),
+        serde_json::to_string_pretty(&policy).expect("JSON"),
+    );
+    files
+}
+
+/// `files` with `from` replaced by `to` in the pool's `apply.sh` (which must contain it).
+fn edit_script(files: &BTreeMap<String, String>, from: &str, to: &str) -> BTreeMap<String, String> {
+    let mut files = files.clone();
+    let script = files.get_mut(POOL_SCRIPT).expect("the pool script");
+    assert!(script.contains(from), "`{from}` is not in\n{script}");
+    *script = script.replace(from, to);
+    files
+}
+
+fn remove_key(condition: &mut serde_json::Map<String, Value>, operator: &str, suffix: &str) {
+    let keys = condition[operator].as_object_mut().expect("an operator");
+    let key = keys
+        .keys()
+        .find(|k| k.ends_with(suffix))
+        .cloned()
+        .unwrap_or_else(|| panic!("no key ending in `{suffix}`"));
+    keys.remove(&key);
+}
+
+#[test]
+fn the_sample_renders_trust_that_passes() {
+    let (m, files) = sample_files();
+    let findings = check(&m, &files);
+    assert!(findings.is_clean(), "{}", findings.summary());
+    assert!(findings.admitted >= 5, "{findings:?}");
+}
+
+#[test]
+fn dropping_sub_from_a_trust_statement_is_a_wrongful_allow() {
+    let (m, files) = sample_files();
+    let widened = edit_policy(&files, WRITER_POLICY, |c| {
+        remove_key(c, "StringEquals", ":sub")
+    });
+    let findings = check(&m, &widened);
+    assert!(
+        !findings.wrongful_allows.is_empty(),
+        "{}",
+        findings.summary()
+    );
+    // Google ID tokens: without `:oaud`, a token minted for any audience would do.
+    let widened = edit_policy(&files, READER_POLICY, |c| {
+        remove_key(c, "StringEquals", ":oaud")
+    });
+    let findings = check(&m, &widened);
+    assert!(
+        !findings.wrongful_allows.is_empty(),
+        "{}",
+        findings.summary()
+    );
+}
+
+#[test]
+fn a_wildcard_subject_under_string_like_is_a_wrongful_allow() {
+    let (m, files) = sample_files();
+    let widened = edit_policy(&files, WRITER_POLICY, |c| {
+        let mut keys = c.remove("StringEquals").expect("StringEquals");
+        let sub = keys
+            .as_object()
+            .and_then(|k| k.keys().find(|k| k.ends_with(":sub")).cloned())
+            .expect("a :sub key");
+        keys[&sub] = json!("*");
+        c.insert("StringLike".to_owned(), keys);
+    });
+    let findings = check(&m, &widened);
+    assert!(
+        !findings.wrongful_allows.is_empty(),
+        "{}",
+        findings.summary()
+    );
+}
+
+#[test]
+fn a_narrowed_statement_is_a_wrongful_deny() {
+    let (m, files) = sample_files();
+    let narrowed = edit_policy(&files, WRITER_POLICY, |c| {
+        let keys = c["StringEquals"].as_object_mut().expect("StringEquals");
+        let sub = keys
+            .keys()
+            .find(|k| k.ends_with(":sub"))
+            .cloned()
+            .expect("a :sub key");
+        keys[&sub] = json!("system:serviceaccount:ingest:reader");
+    });
+    let findings = check(&m, &narrowed);
+    assert!(
+        !findings.wrongful_denies.is_empty(),
+        "{}",
+        findings.summary()
+    );
+    assert!(
+        findings.wrongful_allows.is_empty(),
+        "{}",
+        findings.summary()
+    );
+}
+
+#[test]
+fn a_starts_with_without_its_trailing_slash_is_a_wrongful_allow() {
+    let (m, files) = sample_files();
+    // `assumed-role/Ec2-Host0` (no `/`) also admits the sessions of `Ec2-Host02`.
+    let widened = edit_script(
+        &files,
+        r"assumed-role/Ec2-Host0/'\'')",
+        r"assumed-role/Ec2-Host0'\'')",
+    );
+    let findings = check(&m, &widened);
+    assert!(
+        findings
+            .wrongful_allows
+            .iter()
+            .any(|f| f.contains("Ec2-Host02") && f.contains("condition")),
+        "{}",
+        findings.summary()
+    );
+}
+
+#[test]
+fn a_namespace_wide_condition_is_a_wrongful_allow() {
+    let (m, files) = sample_files();
+    let widened = edit_script(
+        &files,
+        r"assertion.sub in ['\''system:serviceaccount:web:app'\'']",
+        r"assertion.sub.startsWith('\''system:serviceaccount:web:'\'')",
+    );
+    let findings = check(&m, &widened);
+    assert!(
+        !findings.wrongful_allows.is_empty(),
+        "{}",
+        findings.summary()
+    );
+    // A binding to the whole pool is caught by the reach check too.
+    let widened = edit_script(
+        &files,
+        "--member=principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/wif-0-0/subject/system:serviceaccount:web:app",
+        "--member='principalSet://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/wif-0-0/*'",
+    );
+    let findings = check(&m, &widened);
+    assert!(
+        !findings.wrongful_allows.is_empty(),
+        "{}",
+        findings.summary()
+    );
+}
+
+#[test]
+fn the_iam_evaluator_follows_iam_semantics() {
+    assert!(like(
+        "system:serviceaccount:ns:*",
+        "system:serviceaccount:ns:app"
+    ));
+    assert!(like("a?c", "abc") && !like("a?c", "abbc") && like("*", ""));
+    assert!(!like("abc", "ABC"));
+    let token = WebToken {
+        principal: GOOGLE.to_owned(),
+        aud: "audience".to_owned(),
+        azp: Some("123".to_owned()),
+        sub: "123".to_owned(),
+    };
+    let policy = |condition: Value| {
+        json!({"Statement": [{"Effect": "Allow", "Principal": {"Federated": GOOGLE},
+            "Action": WEB_IDENTITY, "Condition": condition}]})
+    };
+    let allows = |condition: Value| iam_allows(&policy(condition), &token).expect("supported");
+    // `:aud` is the azp, `:oaud` the aud.
+    assert!(allows(
+        json!({"StringEquals": {"accounts.google.com:aud": "123", "accounts.google.com:oaud": "audience"}})
+    ));
+    assert!(!allows(
+        json!({"StringEquals": {"accounts.google.com:aud": "audience"}})
+    ));
+    // Values of one key are ORed, keys ANDed; a key the token lacks denies.
+    assert!(allows(
+        json!({"StringEquals": {"accounts.google.com:sub": ["9", "123"]}})
+    ));
+    assert!(!allows(
+        json!({"StringEquals": {"accounts.google.com:sub": "123", "accounts.google.com:oaud": "x"}})
+    ));
+    assert!(!allows(
+        json!({"StringEquals": {"accounts.google.com:email": "a@b"}})
+    ));
+    assert!(allows(
+        json!({"StringNotEquals": {"accounts.google.com:email": "a@b"}})
+    ));
+    assert!(allows(
+        json!({"StringLike": {"accounts.google.com:oaud": "aud*"}})
+    ));
+    assert!(iam_allows(&policy(json!({"NumericLessThan": {"x": "1"}})), &token).is_err());
 }
