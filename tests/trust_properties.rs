@@ -260,7 +260,7 @@ impl Model {
     /// A role as a federation names it: by name when no other role has it, else by ARN.
     fn role_ref(&self, role: usize) -> String {
         let name = &self.roles[role].name;
-        if self.roles.iter().filter(|r| &r.name == name).count() == 1 && role % 2 == 0 {
+        if self.roles.iter().filter(|r| &r.name == name).count() == 1 && role.is_multiple_of(2) {
             name.clone()
         } else {
             self.role_arn(role)
@@ -639,11 +639,11 @@ fn workload() -> impl Strategy<Value = WorkloadBp> {
     ]
 }
 
-fn pick(index: &Index, len: usize) -> Option<usize> {
+fn pick(index: Index, len: usize) -> Option<usize> {
     (len > 0).then(|| index.index(len))
 }
 
-fn ksa(index: &Index) -> (String, String) {
+fn ksa(index: Index) -> (String, String) {
     let i = index.index(NAMESPACES.len() * SERVICE_ACCOUNTS.len());
     (
         NAMESPACES[i / SERVICE_ACCOUNTS.len()].to_owned(),
@@ -783,8 +783,14 @@ fn build(bp: &Blueprint) -> Model {
     let (mut m, target_roles, ec2_roles) = build_inventory(bp);
     let mut claims = Claims::default();
     for (w, workload) in bp.workloads.iter().enumerate() {
-        let federations =
-            workload_federations(&mut m, &mut claims, &target_roles, &ec2_roles, w, workload);
+        let federations = Builder {
+            m: &mut m,
+            claims: &mut claims,
+            target_roles: &target_roles,
+            ec2_roles: &ec2_roles,
+            w,
+        }
+        .workload(workload);
         for f in &federations {
             if let To::AwsRole(role) = f.to {
                 *claims.role_load.entry(role).or_default() += 1;
@@ -802,50 +808,140 @@ fn google_audience(choice: Option<u8>, unique_id: &str) -> Option<String> {
     })
 }
 
-fn workload_federations(
-    m: &mut Model,
-    claims: &mut Claims,
-    target_roles: &[usize],
-    ec2_roles: &[usize],
+/// The spec's resources a workload draws from, and what is handed out already.
+struct Builder<'a> {
+    m: &'a mut Model,
+    claims: &'a mut Claims,
+    target_roles: &'a [usize],
+    ec2_roles: &'a [usize],
     w: usize,
-    workload: &WorkloadBp,
-) -> Vec<Federation> {
-    let role_of = |claims: &Claims, index: &Index| {
-        pick(index, target_roles.len())
-            .map(|i| target_roles[i])
-            .filter(|r| claims.role_has_room(*r))
-    };
-    let mut out = Vec::new();
-    match workload {
-        WorkloadBp::GkeGoogleAccount {
-            cluster,
-            ksa: k,
-            roles,
-            credential_process,
-            audience,
-        } => {
-            let Some(cluster) = pick(cluster, m.gke.len()) else {
-                return out;
-            };
-            let mut chosen: Vec<usize> = roles.iter().filter_map(|r| role_of(claims, r)).collect();
-            chosen.dedup();
-            let (ns, sa) = ksa(k);
-            if chosen.is_empty() || !claims.kubernetes(m, ClusterKind::Gke, cluster, &ns, &sa) {
-                return out;
+}
+
+impl Builder<'_> {
+    /// A target role with room for another federation.
+    fn role(&self, index: Index) -> Option<usize> {
+        pick(index, self.target_roles.len())
+            .map(|i| self.target_roles[i])
+            .filter(|r| self.claims.role_has_room(*r))
+    }
+
+    /// A Kubernetes source no other workload uses (and, on GKE, no other cluster of the project).
+    fn kubernetes(&mut self, kind: ClusterKind, cluster: usize, k: Index) -> Option<From> {
+        let (namespace, service_account) = ksa(k);
+        self.claims
+            .kubernetes(self.m, kind, cluster, &namespace, &service_account)
+            .then_some(From::Kubernetes {
+                kind,
+                cluster,
+                namespace,
+                service_account,
+            })
+    }
+
+    fn workload(&mut self, workload: &WorkloadBp) -> Vec<Federation> {
+        match workload {
+            WorkloadBp::GkeGoogleAccount {
+                cluster,
+                ksa,
+                roles,
+                credential_process,
+                audience,
+            } => self
+                .gke_google_account(*cluster, *ksa, roles, *credential_process, *audience)
+                .unwrap_or_default(),
+            WorkloadBp::Gce {
+                project,
+                role,
+                audience,
+                explicit,
+            } => self
+                .gce(*project, *role, *audience, *explicit)
+                .into_iter()
+                .collect(),
+            WorkloadBp::GkeOidc {
+                cluster,
+                ksa,
+                role,
+                client_id,
+            } => self
+                .aws_oidc_federation(ClusterKind::Gke, *cluster, *ksa, *role, *client_id, false)
+                .map(|(f, _)| vec![f])
+                .unwrap_or_default(),
+            WorkloadBp::EksOidc {
+                cluster,
+                ksa,
+                role,
+                client_id,
+                implicit,
+                also_gcp,
+            } => {
+                let Some((f, from)) = self.aws_oidc_federation(
+                    ClusterKind::Eks,
+                    *cluster,
+                    *ksa,
+                    *role,
+                    *client_id,
+                    *implicit,
+                ) else {
+                    return Vec::new();
+                };
+                let name = format!("w{}-eks-gcp", self.w);
+                let gcp = also_gcp
+                    .as_ref()
+                    .and_then(|gcp| gcp_federation(self.m, self.claims, name, from, gcp));
+                [f].into_iter().chain(gcp).collect()
             }
-            let account = new_id_token_account(m, w, m.gke[cluster].project);
-            let audience = google_audience(*audience, &m.id_token_accounts[account].unique_id);
-            // A pod has one AWS_ROLE_ARN: several roles need one credential_process profile each.
-            let credential_process = *credential_process || chosen.len() > 1;
-            for (j, role) in chosen.into_iter().enumerate() {
-                out.push(Federation {
-                    name: format!("w{w}-gke-gsa-{j}"),
-                    from: From::Kubernetes {
-                        kind: ClusterKind::Gke,
-                        cluster,
-                        namespace: ns.clone(),
-                        service_account: sa.clone(),
-                    },
+            WorkloadBp::EksPool { cluster, ksa, gcp } => pick(*cluster, self.m.eks.len())
+                .and_then(|cluster| self.kubernetes(ClusterKind::Eks, cluster, *ksa))
+                .and_then(|from| {
+                    gcp_federation(
+                        self.m,
+                        self.claims,
+                        format!("w{}-eks-gcp", self.w),
+                        from,
+                        gcp,
+                    )
+                })
+                .into_iter()
+                .collect(),
+            WorkloadBp::Ec2Pool { role, gcp } => pick(*role, self.ec2_roles.len())
+                .map(|i| self.ec2_roles[i])
+                .filter(|role| self.claims.ec2_roles.insert(*role))
+                .and_then(|role| {
+                    let name = format!("w{}-ec2-gcp", self.w);
+                    gcp_federation(self.m, self.claims, name, From::Ec2 { role }, gcp)
+                })
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    fn gke_google_account(
+        &mut self,
+        cluster: Index,
+        k: Index,
+        roles: &[Index],
+        credential_process: bool,
+        audience: Option<u8>,
+    ) -> Option<Vec<Federation>> {
+        let cluster = pick(cluster, self.m.gke.len())?;
+        let mut chosen: Vec<usize> = roles.iter().filter_map(|r| self.role(*r)).collect();
+        chosen.dedup();
+        if chosen.is_empty() {
+            return None;
+        }
+        let from = self.kubernetes(ClusterKind::Gke, cluster, k)?;
+        let account = new_id_token_account(self.m, self.w, self.m.gke[cluster].project);
+        let audience = google_audience(audience, &self.m.id_token_accounts[account].unique_id);
+        // A pod has one AWS_ROLE_ARN: several roles need one credential_process profile each.
+        let credential_process = credential_process || chosen.len() > 1;
+        Some(
+            chosen
+                .into_iter()
+                .enumerate()
+                .map(|(j, role)| Federation {
+                    name: format!("w{}-gke-gsa-{j}", self.w),
+                    from: from.clone(),
                     to: To::AwsRole(role),
                     via: Via::GoogleIdToken {
                         account,
@@ -853,147 +949,68 @@ fn workload_federations(
                         credential_process,
                         implicit: false,
                     },
-                });
-            }
-        }
-        WorkloadBp::Gce {
-            project,
-            role,
-            audience,
-            explicit,
-        } => {
-            let (Some(project), Some(role)) =
-                (pick(project, m.projects.len()), role_of(claims, role))
-            else {
-                return out;
-            };
-            let account = new_id_token_account(m, w, project);
-            let audience = google_audience(*audience, &m.id_token_accounts[account].unique_id);
-            out.push(Federation {
-                name: format!("w{w}-gce"),
-                from: From::Gce { account },
-                to: To::AwsRole(role),
-                via: Via::GoogleIdToken {
-                    account,
-                    audience,
-                    credential_process: false,
-                    implicit: !explicit,
-                },
-            });
-        }
-        WorkloadBp::GkeOidc {
-            cluster,
-            ksa: k,
-            role,
-            client_id,
-        } => {
-            let (Some(cluster), Some(role)) = (pick(cluster, m.gke.len()), role_of(claims, role))
-            else {
-                return out;
-            };
-            let (ns, sa) = ksa(k);
-            if !claims.kubernetes(m, ClusterKind::Gke, cluster, &ns, &sa) {
-                return out;
-            }
-            out.push(Federation {
-                name: format!("w{w}-gke-oidc"),
-                from: From::Kubernetes {
-                    kind: ClusterKind::Gke,
-                    cluster,
-                    namespace: ns,
-                    service_account: sa,
-                },
-                to: To::AwsRole(role),
-                via: Via::AwsOidcProvider {
-                    client_id: client_id.map(|c| CLIENT_IDS[usize::from(c)].to_owned()),
-                    implicit: false,
-                },
-            });
-        }
-        WorkloadBp::EksOidc {
-            cluster,
-            ksa: k,
-            role,
-            client_id,
-            implicit,
-            also_gcp,
-        } => {
-            let (Some(cluster), Some(role)) = (pick(cluster, m.eks.len()), role_of(claims, role))
-            else {
-                return out;
-            };
-            let (ns, sa) = ksa(k);
-            if !claims.kubernetes(m, ClusterKind::Eks, cluster, &ns, &sa) {
-                return out;
-            }
-            let from = From::Kubernetes {
-                kind: ClusterKind::Eks,
-                cluster,
-                namespace: ns,
-                service_account: sa,
-            };
-            out.push(Federation {
-                name: format!("w{w}-eks-oidc"),
-                from: from.clone(),
-                to: To::AwsRole(role),
-                via: Via::AwsOidcProvider {
-                    client_id: client_id.map(|c| CLIENT_IDS[usize::from(c)].to_owned()),
-                    implicit: *implicit && client_id.is_none(),
-                },
-            });
-            if let Some(gcp) = also_gcp {
-                out.extend(gcp_federation(
-                    m,
-                    claims,
-                    format!("w{w}-eks-gcp"),
-                    from,
-                    gcp,
-                ));
-            }
-        }
-        WorkloadBp::EksPool {
-            cluster,
-            ksa: k,
-            gcp,
-        } => {
-            let Some(cluster) = pick(cluster, m.eks.len()) else {
-                return out;
-            };
-            let (ns, sa) = ksa(k);
-            if !claims.kubernetes(m, ClusterKind::Eks, cluster, &ns, &sa) {
-                return out;
-            }
-            let from = From::Kubernetes {
-                kind: ClusterKind::Eks,
-                cluster,
-                namespace: ns,
-                service_account: sa,
-            };
-            out.extend(gcp_federation(
-                m,
-                claims,
-                format!("w{w}-eks-gcp"),
-                from,
-                gcp,
-            ));
-        }
-        WorkloadBp::Ec2Pool { role, gcp } => {
-            let Some(role) = pick(role, ec2_roles.len()).map(|i| ec2_roles[i]) else {
-                return out;
-            };
-            if !claims.ec2_roles.insert(role) {
-                return out;
-            }
-            out.extend(gcp_federation(
-                m,
-                claims,
-                format!("w{w}-ec2-gcp"),
-                From::Ec2 { role },
-                gcp,
-            ));
-        }
+                })
+                .collect(),
+        )
     }
-    out
+
+    fn gce(
+        &mut self,
+        project: Index,
+        role: Index,
+        audience: Option<u8>,
+        explicit: bool,
+    ) -> Option<Federation> {
+        let project = pick(project, self.m.projects.len())?;
+        let role = self.role(role)?;
+        let account = new_id_token_account(self.m, self.w, project);
+        let audience = google_audience(audience, &self.m.id_token_accounts[account].unique_id);
+        Some(Federation {
+            name: format!("w{}-gce", self.w),
+            from: From::Gce { account },
+            to: To::AwsRole(role),
+            via: Via::GoogleIdToken {
+                account,
+                audience,
+                credential_process: false,
+                implicit: !explicit,
+            },
+        })
+    }
+
+    /// A GKE or EKS workload into AWS through an IAM OIDC provider, and its source.
+    fn aws_oidc_federation(
+        &mut self,
+        kind: ClusterKind,
+        cluster: Index,
+        k: Index,
+        role: Index,
+        client_id: Option<u8>,
+        implicit: bool,
+    ) -> Option<(Federation, From)> {
+        let clusters = match kind {
+            ClusterKind::Gke => self.m.gke.len(),
+            ClusterKind::Eks => self.m.eks.len(),
+        };
+        let cluster = pick(cluster, clusters)?;
+        let role = self.role(role)?;
+        let from = self.kubernetes(kind, cluster, k)?;
+        let label = if kind == ClusterKind::Gke {
+            "gke"
+        } else {
+            "eks"
+        };
+        let f = Federation {
+            name: format!("w{}-{label}-oidc", self.w),
+            from: from.clone(),
+            to: To::AwsRole(role),
+            via: Via::AwsOidcProvider {
+                client_id: client_id.map(|c| CLIENT_IDS[usize::from(c)].to_owned()),
+                implicit: implicit && client_id.is_none(),
+            },
+        };
+        Some((f, from))
+    }
 }
 
 fn new_id_token_account(m: &mut Model, w: usize, project: usize) -> usize {
@@ -1014,7 +1031,7 @@ fn gcp_federation(
     from: From,
     gcp: &GcpBp,
 ) -> Option<Federation> {
-    let pool = pick(&gcp.pool, m.pools.len())?;
+    let pool = pick(gcp.pool, m.pools.len())?;
     let provider = match &from {
         From::Kubernetes {
             cluster,
@@ -1601,6 +1618,10 @@ fn iam_allows(policy: &Value, token: &WebToken) -> Result<bool, String> {
 /// Google's `extract` CEL extension (used by the AWS attribute mapping): the part of the string
 /// that the template's one `{name}` stands for, after the template's literal prefix and before
 /// its literal suffix; empty when they are not found.
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "cel hands function arguments over by value"
+)]
 fn extract(
     cel::extractors::This(this): cel::extractors::This<Arc<String>>,
     template: Arc<String>,
@@ -2163,15 +2184,13 @@ impl ExpectedProvider {
 }
 
 /// The providers and bindings of each pool, as the spec implies them.
-fn expected_pools(
-    m: &Model,
-) -> BTreeMap<
-    usize,
-    (
-        BTreeMap<String, ExpectedProvider>,
-        BTreeSet<(String, String, String)>,
-    ),
-> {
+/// A pool's providers by id and its bindings (resource, role, member), as the spec implies them.
+type PoolExpectation = (
+    BTreeMap<String, ExpectedProvider>,
+    BTreeSet<(String, String, String)>,
+);
+
+fn expected_pools(m: &Model) -> BTreeMap<usize, PoolExpectation> {
     let mut out: BTreeMap<usize, (BTreeMap<String, ExpectedProvider>, BTreeSet<_>)> =
         BTreeMap::new();
     for f in &m.federations {
@@ -2253,55 +2272,7 @@ fn gcp_probes(m: &Model) -> Vec<GcpToken> {
                     out.push(token(&iss, &other, namespace, service_account));
                 }
             }
-            (From::Ec2 { role }, _) => {
-                let r = &m.roles[*role];
-                let a = &m.accounts[r.account];
-                out.push(session(a.partition, &a.id, &r.name));
-                let mut names = vec![
-                    format!("{}2", r.name),
-                    r.name.to_lowercase(),
-                    r.name.to_uppercase(),
-                    format!("{}-x", r.name),
-                ];
-                if let Some(prefix) = r.name.get(..r.name.len() - 1) {
-                    names.push(prefix.to_owned());
-                }
-                for name in names {
-                    out.push(session(a.partition, &a.id, &name));
-                }
-                for p in PARTITIONS {
-                    for other in m
-                        .accounts
-                        .iter()
-                        .map(|x| x.id.as_str())
-                        .chain(["999999999999"])
-                    {
-                        out.push(session(p, other, &r.name));
-                    }
-                }
-                for (arn, account) in [
-                    (
-                        format!("arn:{}:iam::{}:role/{}", a.partition.as_str(), a.id, r.name),
-                        &a.id,
-                    ),
-                    (
-                        format!(
-                            "arn:{}:sts::{}:federated-user/{}",
-                            a.partition.as_str(),
-                            a.id,
-                            r.name
-                        ),
-                        &a.id,
-                    ),
-                    (assumed_role_arn(a.partition, &a.id, &r.name), &a.id),
-                ] {
-                    out.push(GcpToken::Aws {
-                        account: account.clone(),
-                        arn,
-                        role: None,
-                    });
-                }
-            }
+            (From::Ec2 { role }, _) => ec2_probes(m, *role, &mut out),
             _ => {}
         }
     }
@@ -2313,6 +2284,57 @@ fn gcp_probes(m: &Model) -> Vec<GcpToken> {
     out.sort();
     out.dedup();
     out
+}
+
+/// Sessions of an EC2 role, and of roles and principals near it.
+fn ec2_probes(m: &Model, role: usize, out: &mut Vec<GcpToken>) {
+    let r = &m.roles[role];
+    let a = &m.accounts[r.account];
+    out.push(session(a.partition, &a.id, &r.name));
+    let mut names = vec![
+        format!("{}2", r.name),
+        r.name.to_lowercase(),
+        r.name.to_uppercase(),
+        format!("{}-x", r.name),
+    ];
+    if let Some(prefix) = r.name.get(..r.name.len() - 1) {
+        names.push(prefix.to_owned());
+    }
+    for name in names {
+        out.push(session(a.partition, &a.id, &name));
+    }
+    for p in PARTITIONS {
+        for other in m
+            .accounts
+            .iter()
+            .map(|x| x.id.as_str())
+            .chain(["999999999999"])
+        {
+            out.push(session(p, other, &r.name));
+        }
+    }
+    for (arn, account) in [
+        (
+            format!("arn:{}:iam::{}:role/{}", a.partition.as_str(), a.id, r.name),
+            &a.id,
+        ),
+        (
+            format!(
+                "arn:{}:sts::{}:federated-user/{}",
+                a.partition.as_str(),
+                a.id,
+                r.name
+            ),
+            &a.id,
+        ),
+        (assumed_role_arn(a.partition, &a.id, &r.name), &a.id),
+    ] {
+        out.push(GcpToken::Aws {
+            account: account.clone(),
+            arn,
+            role: None,
+        });
+    }
 }
 
 /// What `token` reaches through the rendered pool: the bindings whose member is the principal
@@ -2407,6 +2429,60 @@ fn declared_reach(
     out
 }
 
+/// Each rendered provider against the spec's: its definition, and its condition (evaluated by
+/// CEL) on every token that passes its issuer or account check.
+fn check_providers(
+    what: &str,
+    providers: &BTreeMap<String, ExpectedProvider>,
+    script: &PoolScript,
+    probes: &[GcpToken],
+    cel: &mut Cel,
+    findings: &mut Findings,
+) {
+    for (id, e) in providers {
+        let Some(p) = script.providers.get(id) else {
+            continue;
+        };
+        let definition = |p: &ProviderDef| {
+            (
+                p.kind.clone(),
+                p.issuer.clone(),
+                p.account.clone(),
+                p.audiences.clone(),
+            )
+        };
+        let e_definition = (
+            e.kind.to_owned(),
+            e.issuer.clone(),
+            e.account.clone(),
+            e.audiences.clone(),
+        );
+        if definition(p) != e_definition {
+            findings.mismatches.push(format!(
+                "{what} provider `{id}`: rendered {:?}, spec {e_definition:?}",
+                definition(p)
+            ));
+        }
+        // The condition alone, on every token that passes the provider's issuer or account.
+        for token in probes {
+            let Some(should) = e.condition_should_admit(token) else {
+                continue;
+            };
+            match cel.condition(&p.condition, &token.assertion()) {
+                Ok(admits) => findings.verdict(admits, should, || {
+                    format!(
+                        "{what} provider `{id}` condition `{}` with {token:?}",
+                        p.condition
+                    )
+                }),
+                Err(e) => findings
+                    .mismatches
+                    .push(format!("{what} provider `{id}`: {e}")),
+            }
+        }
+    }
+}
+
 fn check_gcp(m: &Model, rendered: &Rendered, findings: &mut Findings) {
     let expected = expected_pools(m);
     let pool_key = |pool: usize| {
@@ -2432,48 +2508,7 @@ fn check_gcp(m: &Model, rendered: &Rendered, findings: &mut Findings) {
             &providers.keys().collect(),
         );
         findings.same(&format!("{what} bindings"), &script.bindings, bindings);
-        for (id, e) in providers {
-            let Some(p) = script.providers.get(id) else {
-                continue;
-            };
-            let definition = |p: &ProviderDef| {
-                (
-                    p.kind.clone(),
-                    p.issuer.clone(),
-                    p.account.clone(),
-                    p.audiences.clone(),
-                )
-            };
-            let e_definition = (
-                e.kind.to_owned(),
-                e.issuer.clone(),
-                e.account.clone(),
-                e.audiences.clone(),
-            );
-            if definition(p) != e_definition {
-                findings.mismatches.push(format!(
-                    "{what} provider `{id}`: rendered {:?}, spec {e_definition:?}",
-                    definition(p)
-                ));
-            }
-            // The condition alone, on every token that passes the provider's issuer or account.
-            for token in &probes {
-                let Some(should) = e.condition_should_admit(token) else {
-                    continue;
-                };
-                match cel.condition(&p.condition, &token.assertion()) {
-                    Ok(admits) => findings.verdict(admits, should, || {
-                        format!(
-                            "{what} provider `{id}` condition `{}` with {token:?}",
-                            p.condition
-                        )
-                    }),
-                    Err(e) => findings
-                        .mismatches
-                        .push(format!("{what} provider `{id}`: {e}")),
-                }
-            }
-        }
+        check_providers(&what, providers, script, &probes, &mut cel, findings);
         // The whole chain: provider checks, condition, mapping, bound members.
         for token in &probes {
             let declared = declared_reach(m, pool, providers, token);
@@ -2725,7 +2760,11 @@ fn rendered_trust_admits_exactly_the_spec() {
         }
     });
     let stats = stats.into_inner().expect("stats lock");
-    eprintln!("{}", stats.report(start.elapsed()));
+    // The run's numbers, shown with `--nocapture` (STYLE.md bans printing from library code).
+    #[allow(clippy::disallowed_macros, reason = "a test reports its run")]
+    {
+        eprintln!("{}", stats.report(start.elapsed()));
+    }
     if let Err(failure) = result {
         panic!("{failure}");
     }
@@ -2744,33 +2783,12 @@ fn rendered_trust_admits_exactly_the_spec() {
 
 /// A small spec with one federation of each kind whose trust can be widened.
 fn sample() -> Model {
-    let kubernetes = |kind, namespace: &str, service_account: &str| From::Kubernetes {
-        kind,
-        cluster: 0,
-        namespace: namespace.to_owned(),
-        service_account: service_account.to_owned(),
-    };
-    let oidc = Via::AwsOidcProvider {
-        client_id: None,
-        implicit: false,
-    };
-    let pool = Via::Pool {
-        pool: 0,
-        provider: None,
-        audience: None,
-    };
     let role = |name: &str, path: &str, instance_profile| Role {
         account: 0,
         name: name.to_owned(),
         path: path.to_owned(),
         by_arn: true,
         instance_profile,
-    };
-    let federation = |name: &str, from, to, via| Federation {
-        name: name.to_owned(),
-        from,
-        to,
-        via,
     };
     Model {
         projects: vec![Project {
@@ -2809,50 +2827,77 @@ fn sample() -> Model {
             email: "aws-id-0@acme-prod.iam.gserviceaccount.com".to_owned(),
             unique_id: "100000000000000000000".to_owned(),
         }],
-        federations: vec![
-            federation(
-                "gke-gsa",
-                kubernetes(ClusterKind::Gke, "ops", "reader"),
-                To::AwsRole(0),
-                Via::GoogleIdToken {
-                    account: 0,
-                    audience: None,
-                    credential_process: false,
-                    implicit: false,
-                },
-            ),
-            federation(
-                "eks-oidc-a",
-                kubernetes(ClusterKind::Eks, "ingest", "reader"),
-                To::AwsRole(1),
-                oidc.clone(),
-            ),
-            federation(
-                "eks-oidc-b",
-                kubernetes(ClusterKind::Eks, "ingest", "writer"),
-                To::AwsRole(1),
-                oidc,
-            ),
-            federation(
-                "eks-gcp",
-                kubernetes(ClusterKind::Eks, "web", "app"),
-                To::GcpRoles {
-                    roles: vec!["roles/storage.objectViewer".to_owned()],
-                    project: None,
-                },
-                pool.clone(),
-            ),
-            federation(
-                "ec2-gcp",
-                From::Ec2 { role: 2 },
-                To::GcpServiceAccount {
-                    email: "gcs-writer-0@acme-prod.iam.gserviceaccount.com".to_owned(),
-                    lifetime: None,
-                },
-                pool,
-            ),
-        ],
+        federations: sample_federations(),
     }
+}
+
+/// The federations of [`sample`]: GKE via a Google service account, two EKS subjects into one
+/// role, EKS and EC2 into one pool.
+fn sample_federations() -> Vec<Federation> {
+    let kubernetes = |kind, namespace: &str, service_account: &str| From::Kubernetes {
+        kind,
+        cluster: 0,
+        namespace: namespace.to_owned(),
+        service_account: service_account.to_owned(),
+    };
+    let oidc = Via::AwsOidcProvider {
+        client_id: None,
+        implicit: false,
+    };
+    let pool = Via::Pool {
+        pool: 0,
+        provider: None,
+        audience: None,
+    };
+    let federation = |name: &str, from, to, via| Federation {
+        name: name.to_owned(),
+        from,
+        to,
+        via,
+    };
+    vec![
+        federation(
+            "gke-gsa",
+            kubernetes(ClusterKind::Gke, "ops", "reader"),
+            To::AwsRole(0),
+            Via::GoogleIdToken {
+                account: 0,
+                audience: None,
+                credential_process: false,
+                implicit: false,
+            },
+        ),
+        federation(
+            "eks-oidc-a",
+            kubernetes(ClusterKind::Eks, "ingest", "reader"),
+            To::AwsRole(1),
+            oidc.clone(),
+        ),
+        federation(
+            "eks-oidc-b",
+            kubernetes(ClusterKind::Eks, "ingest", "writer"),
+            To::AwsRole(1),
+            oidc,
+        ),
+        federation(
+            "eks-gcp",
+            kubernetes(ClusterKind::Eks, "web", "app"),
+            To::GcpRoles {
+                roles: vec!["roles/storage.objectViewer".to_owned()],
+                project: None,
+            },
+            pool.clone(),
+        ),
+        federation(
+            "ec2-gcp",
+            From::Ec2 { role: 2 },
+            To::GcpServiceAccount {
+                email: "gcs-writer-0@acme-prod.iam.gserviceaccount.com".to_owned(),
+                lifetime: None,
+            },
+            pool,
+        ),
+    ]
 }
 
 const READER_POLICY: &str = "aws/281031839323/roles/Reader0/trust-policy.json";
@@ -2916,7 +2961,7 @@ fn the_sample_renders_trust_that_passes() {
 fn dropping_sub_from_a_trust_statement_is_a_wrongful_allow() {
     let (m, files) = sample_files();
     let widened = edit_policy(&files, WRITER_POLICY, |c| {
-        remove_key(c, "StringEquals", ":sub")
+        remove_key(c, "StringEquals", ":sub");
     });
     let findings = check(&m, &widened);
     assert!(
@@ -2926,7 +2971,7 @@ fn dropping_sub_from_a_trust_statement_is_a_wrongful_allow() {
     );
     // Google ID tokens: without `:oaud`, a token minted for any audience would do.
     let widened = edit_policy(&files, READER_POLICY, |c| {
-        remove_key(c, "StringEquals", ":oaud")
+        remove_key(c, "StringEquals", ":oaud");
     });
     let findings = check(&m, &widened);
     assert!(
