@@ -441,7 +441,7 @@ enum WorkloadBp {
     },
     Gce {
         project: Index,
-        role: Index,
+        roles: Vec<Index>,
         audience: Option<u8>,
         explicit: bool,
     },
@@ -608,10 +608,15 @@ fn workload() -> impl Strategy<Value = WorkloadBp> {
             .prop_map(|(cluster, ksa, roles, credential_process, audience)| {
                 WorkloadBp::GkeGoogleAccount { cluster, ksa, roles, credential_process, audience }
             }),
-        1 => (any::<Index>(), any::<Index>(), prop::option::of(0u8..4), any::<bool>())
-            .prop_map(|(project, role, audience, explicit)| WorkloadBp::Gce {
+        1 => (
+            any::<Index>(),
+            prop::collection::vec(any::<Index>(), 1..=2),
+            prop::option::of(0u8..4),
+            any::<bool>(),
+        )
+            .prop_map(|(project, roles, audience, explicit)| WorkloadBp::Gce {
                 project,
-                role,
+                roles,
                 audience,
                 explicit,
             }),
@@ -662,8 +667,6 @@ struct Claims {
     pool_subjects: BTreeMap<(usize, String), usize>,
     /// Federations per target role.
     role_load: BTreeMap<usize, usize>,
-    /// EC2 roles already federated.
-    ec2_roles: BTreeSet<usize>,
 }
 
 impl Claims {
@@ -851,13 +854,12 @@ impl Builder<'_> {
                 .unwrap_or_default(),
             WorkloadBp::Gce {
                 project,
-                role,
+                roles,
                 audience,
                 explicit,
             } => self
-                .gce(*project, *role, *audience, *explicit)
-                .into_iter()
-                .collect(),
+                .gce(*project, roles, *audience, *explicit)
+                .unwrap_or_default(),
             WorkloadBp::GkeOidc {
                 cluster,
                 ksa,
@@ -906,7 +908,6 @@ impl Builder<'_> {
                 .collect(),
             WorkloadBp::Ec2Pool { role, gcp } => pick(*role, self.ec2_roles.len())
                 .map(|i| self.ec2_roles[i])
-                .filter(|role| self.claims.ec2_roles.insert(*role))
                 .and_then(|role| {
                     let name = format!("w{}-ec2-gcp", self.w);
                     gcp_federation(self.m, self.claims, name, From::Ec2 { role }, gcp)
@@ -957,25 +958,36 @@ impl Builder<'_> {
     fn gce(
         &mut self,
         project: Index,
-        role: Index,
+        roles: &[Index],
         audience: Option<u8>,
         explicit: bool,
-    ) -> Option<Federation> {
+    ) -> Option<Vec<Federation>> {
         let project = pick(project, self.m.projects.len())?;
-        let role = self.role(role)?;
+        let mut chosen: Vec<usize> = roles.iter().filter_map(|r| self.role(*r)).collect();
+        chosen.dedup();
+        if chosen.is_empty() {
+            return None;
+        }
         let account = new_id_token_account(self.m, self.w, project);
         let audience = google_audience(audience, &self.m.id_token_accounts[account].unique_id);
-        Some(Federation {
-            name: format!("w{}-gce", self.w),
-            from: From::Gce { account },
-            to: To::AwsRole(role),
-            via: Via::GoogleIdToken {
-                account,
-                audience,
-                credential_process: false,
-                implicit: !explicit,
-            },
-        })
+        // One VM (one Google service account) may assume several roles, a profile each.
+        Some(
+            chosen
+                .into_iter()
+                .enumerate()
+                .map(|(j, role)| Federation {
+                    name: format!("w{}-gce-{j}", self.w),
+                    from: From::Gce { account },
+                    to: To::AwsRole(role),
+                    via: Via::GoogleIdToken {
+                        account,
+                        audience: audience.clone(),
+                        credential_process: false,
+                        implicit: !explicit,
+                    },
+                })
+                .collect(),
+        )
     }
 
     /// A GKE or EKS workload into AWS through an IAM OIDC provider, and its source.
