@@ -1071,7 +1071,8 @@ fn gcp_federation(
             let all: Vec<&String> = m.projects.iter().flat_map(|p| &p.impersonated).collect();
             To::GcpServiceAccount {
                 email: all[account.index(all.len())].clone(),
-                lifetime: lifetime.then_some(7200),
+                // At most an hour: longer impersonated tokens are a security finding (`long-session`).
+                lifetime: lifetime.then_some(1800),
             }
         }
         TargetBp::Roles { mask, project } => To::GcpRoles {

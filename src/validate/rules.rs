@@ -331,10 +331,15 @@ fn wide_trust_statements<'p>(plan: &'p Plan, problems: &mut Vec<Problem<'p>>) {
                     .collect();
                 let subjects: BTreeSet<&str> = values(":sub").iter().map(String::as_str).collect();
                 let wildcard = principal.contains('*')
-                    || statement
-                        .conditions
-                        .iter()
-                        .any(|(key, values)| key.contains('*') || values.iter().any(|v| !exact(v)));
+                    || statement.conditions.iter().any(|(key, values)| {
+                        // Audiences are matched with `StringEquals`, where `*` is a literal
+                        // character a spec may use; subjects never hold one.
+                        let literal = key.ends_with(":aud") || key.ends_with(":oaud");
+                        key.contains('*')
+                            || values
+                                .iter()
+                                .any(|v| v.is_empty() || (!literal && !exact(v)))
+                    });
                 let why = if values(":aud").is_empty() {
                     Some("pins no audience (`:aud`)".to_owned())
                 } else if subjects.is_empty() {
