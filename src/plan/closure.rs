@@ -15,8 +15,8 @@ use std::fmt;
 
 use super::Plan;
 use super::aws::Principal;
-use super::gcp::{ProviderSource, assumed_role};
-use crate::model::{Federation, GkeCluster, Method, Source, Target};
+use super::gcp::{ProviderSource, assumed_role, gke_member};
+use crate::model::{Federation, Method, Source, Target};
 
 /// An identity, as the cloud that checks it compares it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -81,14 +81,6 @@ pub struct Graph {
     edges: BTreeMap<Node, BTreeSet<Hop>>,
 }
 
-/// The GKE Workload Identity member of a GKE source.
-fn workload_identity(cluster: &GkeCluster, namespace: &str, service_account: &str) -> Node {
-    Node::WorkloadIdentity(format!(
-        "serviceAccount:{}[{namespace}/{service_account}]",
-        cluster.workload_pool()
-    ))
-}
-
 /// The nodes a federation's workload starts from.
 #[must_use]
 pub fn sources(plan: &Plan, f: &Federation) -> Vec<Node> {
@@ -107,7 +99,11 @@ pub fn sources(plan: &Plan, f: &Federation) -> Vec<Node> {
                 subject: subject.clone(),
             }];
             if let Some(gke) = spec.gke_clusters.get(cluster) {
-                out.push(workload_identity(gke, namespace, service_account));
+                out.push(Node::WorkloadIdentity(gke_member(
+                    gke,
+                    namespace,
+                    service_account,
+                )));
             }
             out
         }
@@ -152,30 +148,21 @@ impl Graph {
         let spec = &plan.spec;
         let mut graph = Graph::default();
         // GKE Workload Identity bindings (gke-workload-identity.sh).
-        for f in &spec.federations {
-            if let (
-                Source::Kubernetes {
-                    cluster,
-                    namespace,
-                    service_account,
-                    ..
-                },
-                Method::GoogleIdToken {
-                    service_account: email,
-                    ..
-                },
-            ) = (&f.source, &f.method)
-                && let Some(gke) = spec.gke_clusters.get(cluster)
-            {
-                graph.add(
-                    workload_identity(gke, namespace, service_account),
-                    Node::GoogleServiceAccount(email.clone()),
-                    format!(
-                        "roles/iam.workloadIdentityUser on `{email}` (federation `{}`)",
-                        f.name
-                    ),
-                );
-            }
+        for binding in plan.gcp.gke_bindings.values().flat_map(BTreeMap::values) {
+            graph.add(
+                Node::WorkloadIdentity(binding.member.clone()),
+                Node::GoogleServiceAccount(binding.service_account.clone()),
+                format!(
+                    "roles/iam.workloadIdentityUser on `{}` (federation {})",
+                    binding.service_account,
+                    binding
+                        .federations
+                        .iter()
+                        .map(|name| format!("`{name}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
         }
         // Trust statements.
         let by_unique_id: BTreeMap<&str, &str> = spec

@@ -12,6 +12,7 @@ use crate::diag::{Code, Diagnostic};
 use crate::model::{Federation, Method, Source};
 use crate::plan::Plan;
 use crate::plan::closure::{Graph, Node, declared, path, sources};
+use crate::plan::gcp::gke_member;
 
 /// One workload of the spec: its identity and what its federations declare.
 struct Workload<'p> {
@@ -98,7 +99,7 @@ fn aliased_gke_identities(plan: &Plan) -> Vec<Diagnostic> {
             continue;
         };
         let pool = gke.workload_pool();
-        let member = format!("{pool}[{namespace}/{service_account}]");
+        let member = gke_member(gke, namespace, service_account);
         match seen.get(&member) {
             Some(other) => {
                 if let Source::Kubernetes {
