@@ -133,7 +133,7 @@ pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan) -> Result<(), 
             cred_configs: Vec::new(),
         };
         for name in &pool_plan.credential_configs {
-            let Some(config) = super::credential_config(plan, name)? else {
+            let Some(config) = super::credential_config(plan, name) else {
                 continue;
             };
             let Some(f) = plan.federation(name) else {

@@ -68,7 +68,7 @@ pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan) -> Result<(), 
     }
     for &i in &plan.ec2_hosts {
         let f = &plan.spec.federations[i];
-        let Some(config) = super::credential_config(plan, &f.name)? else {
+        let Some(config) = super::credential_config(plan, &f.name) else {
             continue;
         };
         let dir = format!("hosts/ec2/{}", f.name);

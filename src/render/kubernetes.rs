@@ -14,9 +14,7 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 use super::templates::scripts;
-use super::{
-    FilePlan, Header, PlannedFile, RenderError, credential_process_profile, to_json, to_yaml,
-};
+use super::{FilePlan, Header, PlannedFile, credential_process_profile, to_json, to_yaml};
 use crate::model::{Federation, Method, ProviderKind, Source, Target, TokenDelivery};
 use crate::plan::Plan;
 use crate::plan::gcp::GCP_TOKEN_DIR;
@@ -326,15 +324,13 @@ fn render_federation(
     f: &Federation,
     files: &mut FilePlan,
     resources: &mut Vec<String>,
-) -> Result<(), RenderError> {
+) {
     let NamespaceFiles {
         header,
         dir,
         namespace,
     } = *folder;
-    if let Some(config) = super::credential_config(plan, &f.name)?
-        && matches!(f.source, Source::Kubernetes { .. })
-    {
+    if let Some(config) = super::credential_config(plan, &f.name) {
         let name = gcp_configmap_name(f);
         let configmap = json!({
             "apiVersion": "v1",
@@ -350,7 +346,7 @@ fn render_federation(
         resources.push(file);
     }
     let Some(pod) = pod_fragment(aws_federations, f, config_name) else {
-        return Ok(());
+        return;
     };
     for (shape, file, kind, example) in [
         (
@@ -381,20 +377,11 @@ fn render_federation(
             ),
         );
     }
-    Ok(())
 }
 
 /// Renders the Kubernetes files of share `share` of the namespaces (the `share.0`-th of every
 /// `share.1`), so several threads can split the work.
-///
-/// # Errors
-/// When a credential config fails its lint (a crossfed bug).
-pub fn render(
-    plan: &Plan,
-    header: &Header,
-    files: &mut FilePlan,
-    share: (usize, usize),
-) -> Result<(), RenderError> {
+pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan, share: (usize, usize)) {
     let (part, parts) = share;
     for ((cluster, namespace), ns) in plan.kubernetes.iter().skip(part).step_by(parts.max(1)) {
         let dir = format!("kubernetes/{cluster}/{namespace}");
@@ -477,7 +464,7 @@ pub fn render(
                     f,
                     files,
                     &mut resources,
-                )?;
+                );
             }
         }
         resources.sort();
@@ -492,5 +479,4 @@ pub fn render(
             PlannedFile::data(to_yaml(header, &[kustomization]), &ns.federations),
         );
     }
-    Ok(())
 }

@@ -102,6 +102,7 @@ pub enum RenderError {
 /// [`RenderError::Template`] on a template bug.
 pub fn render(plan: &Plan, options: &RenderOptions) -> Result<FilePlan, RenderError> {
     type Job<'a> = Box<dyn FnOnce(&mut FilePlan) -> Result<(), RenderError> + Send + 'a>;
+    lint_credential_configs(plan)?;
     let header = Header::new(&options.spec_name);
     let header = &header;
     // Renderers are pure and write disjoint paths, so they run on threads; the Kubernetes files,
@@ -116,7 +117,8 @@ pub fn render(plan: &Plan, options: &RenderOptions) -> Result<FilePlan, RenderEr
     ];
     for part in 0..parts {
         jobs.push(Box::new(move |files| {
-            kubernetes::render(plan, header, files, (part, parts))
+            kubernetes::render(plan, header, files, (part, parts));
+            Ok(())
         }));
     }
     let results: Vec<Result<FilePlan, RenderError>> = std::thread::scope(|scope| {
@@ -147,24 +149,28 @@ pub fn render(plan: &Plan, options: &RenderOptions) -> Result<FilePlan, RenderEr
     Ok(files)
 }
 
-/// The credential config of federation `name`, checked by
-/// [`lint_credential_config`] before it ships.
+/// Checks every credential config once, before any renderer formats it: google-auth no longer
+/// validates endpoint hosts, so a config that fails [`lint_credential_config`] must not ship.
 ///
 /// # Errors
-/// When the config fails its lint: a crossfed bug.
-pub fn credential_config<'p>(plan: &'p Plan, name: &str) -> Result<Option<&'p Value>, RenderError> {
-    let Some(config) = plan.gcp.credential_configs.get(name) else {
-        return Ok(None);
-    };
-    let problems = lint_credential_config(config);
-    if problems.is_empty() {
-        Ok(Some(config))
-    } else {
-        Err(RenderError::Template {
-            name: format!("credential config of {name}"),
-            message: problems.join("; "),
-        })
+/// [`RenderError::Template`] naming the federation: a crossfed bug.
+fn lint_credential_configs(plan: &Plan) -> Result<(), RenderError> {
+    for (name, config) in &plan.gcp.credential_configs {
+        let problems = lint_credential_config(config);
+        if !problems.is_empty() {
+            return Err(RenderError::Template {
+                name: format!("credential config of {name}"),
+                message: problems.join("; "),
+            });
+        }
     }
+    Ok(())
+}
+
+/// The credential config of federation `name` (linted by [`render`] before any renderer runs).
+#[must_use]
+pub fn credential_config<'p>(plan: &'p Plan, name: &str) -> Option<&'p Value> {
+    plan.gcp.credential_configs.get(name)
 }
 
 /// The AWS shared-config profile of a `credential_process` federation: the helper, then its
