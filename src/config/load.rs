@@ -1,5 +1,7 @@
-//! Reading a spec file: YAML text to a JSON value. (The span index that locates diagnostics is
-//! built separately, and only when there is something to report: see `SpanIndex`.)
+//! Reading a spec file: YAML text to a JSON value, and, when the text is in the plain subset that
+//! specs are written in, the span index that locates diagnostics, from the same parse (see
+//! [`span_index::load`]). Other text is parsed by serde-saphyr, and its index is built later,
+//! only if there is something to report.
 //!
 //! Every YAML parse in crossfed goes through [`parse_yaml`], which owns the parser options:
 //! YAML 1.2 core booleans only (`yes`/`on` stay strings and fail the schema, rather than
@@ -10,7 +12,31 @@
 
 use serde_json::Value;
 
+use crate::config::span_index::{self, SpanIndex};
 use crate::diag::{Code, Diagnostic};
+
+/// A parsed spec: its value, and its span index when the parse could build it.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The document.
+    pub value: Value,
+    /// The index, when the one-pass loader took the text.
+    pub spans: Option<SpanIndex>,
+}
+
+/// Parses `source` as one YAML document, with its span index when the one-pass loader takes it.
+///
+/// # Errors
+/// As [`parse_yaml`].
+pub fn load(source: &str) -> Result<Loaded, SyntaxError> {
+    if let Some((value, spans)) = span_index::load(source) {
+        return Ok(Loaded {
+            value,
+            spans: Some(spans),
+        });
+    }
+    parse_yaml(source).map(|value| Loaded { value, spans: None })
+}
 
 /// Parses `source` as one YAML document.
 ///

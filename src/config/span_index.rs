@@ -1,13 +1,22 @@
-//! Maps JSON Pointers into the YAML source, so every diagnostic can name `file:line:column`.
+//! Maps JSON Pointers into the YAML source, so every diagnostic can name `file:line:column`, and
+//! the one-pass loader that builds the spec's value and this index from one parse.
 //!
-//! Built from the parser's event stream in one pass, independently of deserialization: the
-//! schema check and the semantic checks speak in pointers (`/federations/1/from/namespace`), and
-//! this index answers where that key and its value start. Aliases are not expanded: a pointer
-//! into an aliased node resolves to the alias itself, which is where the user must look anyway.
+//! The index mirrors the document's tree: each node records where it starts (and the key that
+//! holds it), and a pointer (`/federations/1/from/namespace`) is resolved by walking that tree,
+//! so building it costs one small record per node, not a pointer string per node. Aliases are not
+//! expanded: a pointer into an aliased node resolves to the alias itself, which is where the user
+//! must look anyway.
+//!
+//! [`load`] walks the parser's events once and builds both the `serde_json::Value` and the index.
+//! It handles the plain subset that real specs are written in (block and flow collections, quoted
+//! and block scalars, plain strings, booleans, nulls and unsigned decimal integers) and answers
+//! `None` for anything else (anchors, aliases, tags, merge keys, other numbers, duplicate keys,
+//! several documents, deep nesting, any syntax error). The caller then parses with serde-saphyr,
+//! whose semantics and messages are the reference, and builds the index with [`SpanIndex::build`]
+//! only if it has something to report. A test checks that both paths give equal values.
 
-use std::collections::BTreeMap;
-
-use serde_saphyr::granit_parser::{Event, Parser, Span};
+use serde_json::{Map, Number, Value};
+use serde_saphyr::granit_parser::{Event, Options, Parser, ScalarStyle, Span};
 
 /// A position in the source: 1-based line, 1-based column (in characters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -27,21 +36,25 @@ pub struct NodeSpan {
     pub value: (Pos, usize),
 }
 
-/// Node positions by JSON Pointer (`""` is the document root).
+/// Node positions, looked up by JSON Pointer (`""` is the document root).
 #[derive(Debug, Clone, Default)]
 pub struct SpanIndex {
-    nodes: BTreeMap<String, NodeSpan>,
+    root: Option<Node>,
 }
 
-enum Frame {
-    Mapping {
-        pointer: String,
-        key: Option<(String, Pos, usize)>,
-    },
-    Sequence {
-        pointer: String,
-        next: usize,
-    },
+#[derive(Debug, Clone)]
+struct Node {
+    span: NodeSpan,
+    children: Children,
+}
+
+#[derive(Debug, Clone)]
+enum Children {
+    Leaf,
+    Sequence(Vec<Node>),
+    /// In source order; a repeated key keeps its first entry first, which is the one found. A
+    /// complex (non-scalar) key is recorded under `?`.
+    Mapping(Vec<(String, Node)>),
 }
 
 fn pos(span: &Span) -> Pos {
@@ -65,82 +78,352 @@ pub fn escape_token(token: &str) -> String {
     token.replace('~', "~0").replace('/', "~1")
 }
 
+fn unescape_token(token: &str) -> std::borrow::Cow<'_, str> {
+    if token.contains('~') {
+        token.replace("~1", "/").replace("~0", "~").into()
+    } else {
+        token.into()
+    }
+}
+
 impl SpanIndex {
     /// Indexes `source`. Stops quietly at the first syntax error: the parser reports those itself,
     /// and everything before the error is still indexed.
     #[must_use]
     pub fn build(source: &str) -> Self {
-        let mut index = SpanIndex::default();
-        let mut stack: Vec<Frame> = Vec::new();
-        for item in Parser::new_from_str(source) {
+        let mut walk = Walk::new(source, false);
+        for item in Parser::new_from_str_with_options(source, parser_options()) {
             let Ok((event, span)) = item else { break };
-            match event {
-                Event::Scalar(value, ..) => {
-                    if let Some(Frame::Mapping {
-                        key: key @ None, ..
-                    }) = stack.last_mut()
-                    {
-                        *key = Some((value.into_owned(), pos(&span), width(&span)));
-                    } else {
-                        let _ = index.record_node(&mut stack, &span);
-                    }
-                }
-                Event::Alias(_) => {
-                    let _ = index.record_node(&mut stack, &span);
-                }
-                Event::MappingStart(..) => {
-                    let pointer = index.record_node(&mut stack, &span);
-                    stack.push(Frame::Mapping { pointer, key: None });
-                }
-                Event::SequenceStart(..) => {
-                    let pointer = index.record_node(&mut stack, &span);
-                    stack.push(Frame::Sequence { pointer, next: 0 });
-                }
-                Event::MappingEnd | Event::SequenceEnd => {
-                    stack.pop();
-                }
-                Event::DocumentEnd => break,
-                _ => {}
+            if walk.event(event, &span).is_none() {
+                break;
             }
         }
-        index
+        walk.finish().1
     }
 
-    /// Records the node that starts at `span` under the current parent, returns its pointer.
-    fn record_node(&mut self, stack: &mut [Frame], span: &Span) -> String {
-        let (pointer, key) = match stack.last_mut() {
-            None => (String::new(), None),
-            Some(Frame::Sequence { pointer, next }) => {
-                let child = format!("{pointer}/{next}");
-                *next += 1;
-                (child, None)
-            }
-            Some(Frame::Mapping { pointer, key }) => match key.take() {
-                Some((name, at, len)) => (
-                    format!("{pointer}/{}", escape_token(&name)),
-                    Some((at, len)),
-                ),
-                // A complex (non-scalar) key: index it nowhere; the schema rejects it.
-                None => (format!("{pointer}/?"), None),
-            },
-        };
-        self.nodes.entry(pointer.clone()).or_insert(NodeSpan {
-            key,
-            value: (pos(span), width(span)),
-        });
-        pointer
-    }
-
-    /// The span of the node at `pointer`, or of its nearest indexed ancestor.
+    /// The span of the node at `pointer`, or of its nearest indexed ancestor, with the part of
+    /// `pointer` that was found.
     #[must_use]
-    pub fn lookup(&self, pointer: &str) -> Option<(&str, NodeSpan)> {
-        let mut current = pointer;
-        loop {
-            if let Some((at, span)) = self.nodes.get_key_value(current) {
-                return Some((at.as_str(), *span));
-            }
-            current = &current[..current.rfind('/')?];
+    pub fn lookup<'p>(&self, pointer: &'p str) -> Option<(&'p str, NodeSpan)> {
+        let mut node = self.root.as_ref()?;
+        let mut found = 0;
+        let mut rest = pointer;
+        while let Some(after) = rest.strip_prefix('/') {
+            let end = after.find('/').unwrap_or(after.len());
+            let token = &after[..end];
+            let child = match &node.children {
+                Children::Leaf => None,
+                Children::Sequence(items) => token.parse::<usize>().ok().and_then(|i| items.get(i)),
+                Children::Mapping(entries) => {
+                    let token = unescape_token(token);
+                    entries
+                        .iter()
+                        .find(|(key, _)| *key == token)
+                        .map(|(_, node)| node)
+                }
+            };
+            let Some(child) = child else { break };
+            node = child;
+            found += 1 + end;
+            rest = &after[end..];
         }
+        Some((&pointer[..found], node.span))
+    }
+}
+
+/// The spec's value and its span index, from one parse; `None` when the text needs
+/// serde-saphyr (see the module docs).
+#[must_use]
+pub fn load(source: &str) -> Option<(Value, SpanIndex)> {
+    let mut walk = Walk::new(source, true);
+    let mut documents = 0;
+    for item in Parser::new_from_str_with_options(source, parser_options()) {
+        let (event, span) = item.ok()?;
+        match event {
+            Event::DocumentStart(..) => {
+                documents += 1;
+                if documents > 1 {
+                    return None;
+                }
+            }
+            Event::DocumentEnd | Event::StreamStart | Event::StreamEnd => {}
+            event => {
+                walk.event(event, &span)?;
+            }
+        }
+    }
+    match walk.finish() {
+        (Some(Value::Null) | None, _) => None,
+        (Some(value), index) => Some((value, index)),
+    }
+}
+
+fn parser_options() -> Options {
+    let mut options = Options::default();
+    options.emit_comments = false;
+    options
+}
+
+/// serde-saphyr's default nesting budget: deeper documents go to serde-saphyr for its error.
+const MAX_DEPTH: usize = 64;
+
+/// A mapping key as read: its text and where it is.
+type HeldKey = (String, Option<(Pos, usize)>);
+
+/// A collection in key position, which no JSON object can hold.
+struct ComplexKey;
+
+/// A collection being built.
+struct Frame {
+    node: Node,
+    /// The value being built (only when building values).
+    value: Option<Value>,
+    /// The key this collection is held under in its parent mapping.
+    held_as: Option<HeldKey>,
+    /// A mapping's key, read and waiting for its value.
+    key: Option<HeldKey>,
+}
+
+/// The event walker shared by [`SpanIndex::build`] and [`load`]. With `values`, it also builds
+/// the value, and breaks on anything outside the plain subset.
+struct Walk {
+    values: bool,
+    stack: Vec<Frame>,
+    root: Option<(Node, Option<Value>)>,
+    /// Guards serde-saphyr's budgets would enforce (nodes, scalar bytes: both at most the input's
+    /// length), so the fast path never admits what the reference refuses.
+    nodes: usize,
+    scalar_bytes: usize,
+    limit: usize,
+}
+
+/// `None` stops the walk: a syntax error, or (when building values) text outside the subset.
+type Flow = Option<()>;
+
+impl Walk {
+    fn new(source: &str, values: bool) -> Self {
+        Walk {
+            values,
+            stack: Vec::new(),
+            root: None,
+            nodes: 0,
+            scalar_bytes: 0,
+            limit: source.len().max(250_000),
+        }
+    }
+
+    fn finish(mut self) -> (Option<Value>, SpanIndex) {
+        // A syntax error may leave collections open: close them so what was read is indexed.
+        while !self.stack.is_empty() {
+            let _ = self.close();
+        }
+        match self.root {
+            Some((node, value)) => (value, SpanIndex { root: Some(node) }),
+            None => (None, SpanIndex::default()),
+        }
+    }
+
+    fn event(&mut self, event: Event<'_>, span: &Span) -> Flow {
+        match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                if self.values && (anchor != 0 || tag.is_some()) {
+                    return None;
+                }
+                self.scalar_bytes += text.len();
+                let awaiting_key = matches!(
+                    self.stack.last(),
+                    Some(Frame {
+                        node: Node {
+                            children: Children::Mapping(_),
+                            ..
+                        },
+                        key: None,
+                        ..
+                    })
+                );
+                if awaiting_key {
+                    let key = if self.values {
+                        plain_key(text, style)?
+                    } else {
+                        text.into_owned()
+                    };
+                    if let Some(frame) = self.stack.last_mut() {
+                        frame.key = Some((key, Some((pos(span), width(span)))));
+                    }
+                    Some(())
+                } else {
+                    let value = if self.values {
+                        Some(scalar(text, style)?)
+                    } else {
+                        None
+                    };
+                    self.attach(leaf(span), value)
+                }
+            }
+            Event::Alias(_) => {
+                if self.values {
+                    return None;
+                }
+                self.attach(leaf(span), None)
+            }
+            Event::MappingStart(_, anchor, tag) | Event::SequenceStart(_, anchor, tag)
+                if self.values && (anchor != 0 || tag.is_some()) =>
+            {
+                None
+            }
+            Event::MappingStart(..) => self.open(span, Children::Mapping(Vec::new())),
+            Event::SequenceStart(..) => self.open(span, Children::Sequence(Vec::new())),
+            Event::MappingEnd | Event::SequenceEnd => self.close(),
+            Event::DocumentEnd if !self.values => None,
+            _ => Some(()),
+        }
+    }
+
+    fn open(&mut self, span: &Span, children: Children) -> Flow {
+        if self.values && self.stack.len() >= MAX_DEPTH {
+            return None;
+        }
+        let value = self.values.then(|| match children {
+            Children::Mapping(_) => Value::Object(Map::new()),
+            _ => Value::Array(Vec::new()),
+        });
+        let held_as = self.take_key_for_child().ok()?;
+        self.stack.push(Frame {
+            node: Node {
+                span: NodeSpan {
+                    key: None,
+                    value: (pos(span), width(span)),
+                },
+                children,
+            },
+            value,
+            held_as,
+            key: None,
+        });
+        Some(())
+    }
+
+    /// The key a new collection will be stored under: its parent's waiting key, taken out of the
+    /// parent so the child frame carries it until it closes. A collection in key position is
+    /// recorded under `?`, and refused when building values.
+    fn take_key_for_child(&mut self) -> Result<Option<HeldKey>, ComplexKey> {
+        let values = self.values;
+        match self.stack.last_mut() {
+            Some(Frame {
+                node:
+                    Node {
+                        children: Children::Mapping(_),
+                        ..
+                    },
+                key,
+                ..
+            }) => match key.take() {
+                Some(key) => Ok(Some(key)),
+                None if values => Err(ComplexKey),
+                None => Ok(Some(("?".to_owned(), None))),
+            },
+            _ => Ok(None),
+        }
+    }
+
+    fn close(&mut self) -> Flow {
+        let Some(frame) = self.stack.pop() else {
+            return Some(());
+        };
+        let mut node = frame.node;
+        let value = frame.value;
+        // The child of a mapping: put its key back for `attach`.
+        if let Some((key, key_span)) = frame.held_as {
+            node.span.key = key_span;
+            if let Some(parent) = self.stack.last_mut() {
+                parent.key = Some((key, key_span));
+            }
+        }
+        self.attach(node, value)
+    }
+
+    fn attach(&mut self, mut node: Node, value: Option<Value>) -> Flow {
+        self.nodes += 1;
+        if self.values && (self.nodes > self.limit || self.scalar_bytes > self.limit) {
+            return None;
+        }
+        let Some(parent) = self.stack.last_mut() else {
+            self.root = Some((node, value));
+            return Some(());
+        };
+        match &mut parent.node.children {
+            Children::Sequence(items) => {
+                items.push(node);
+                if let (Some(Value::Array(array)), Some(value)) = (&mut parent.value, value) {
+                    array.push(value);
+                }
+            }
+            Children::Mapping(entries) => {
+                let (key, key_span) = match parent.key.take() {
+                    Some(key) => key,
+                    None if self.values => return None,
+                    None => ("?".to_owned(), None),
+                };
+                node.span.key = key_span;
+                if let (Some(Value::Object(map)), Some(value)) = (&mut parent.value, value)
+                    && map.insert(key.clone(), value).is_some()
+                {
+                    // A duplicate key: serde-saphyr reports it.
+                    return None;
+                }
+                entries.push((key, node));
+            }
+            Children::Leaf => {}
+        }
+        Some(())
+    }
+}
+
+fn leaf(span: &Span) -> Node {
+    Node {
+        span: NodeSpan {
+            key: None,
+            value: (pos(span), width(span)),
+        },
+        children: Children::Leaf,
+    }
+}
+
+/// A mapping key in the plain subset: quoted, or a plain word that resolves to a string.
+fn plain_key(text: std::borrow::Cow<'_, str>, style: ScalarStyle) -> Option<String> {
+    match style {
+        ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Some(text.into_owned()),
+        ScalarStyle::Plain if plain_string(&text) => Some(text.into_owned()),
+        _ => None,
+    }
+}
+
+/// A plain scalar the fast path is sure a string: it starts with an ASCII letter (no YAML 1.2
+/// number does) and is no null or boolean spelling.
+fn plain_string(text: &str) -> bool {
+    text.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
+        && !matches!(
+            text,
+            "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
+        )
+}
+
+/// A scalar's value in the plain subset, as serde-saphyr resolves it for an untyped target.
+fn scalar(text: std::borrow::Cow<'_, str>, style: ScalarStyle) -> Option<Value> {
+    if style != ScalarStyle::Plain {
+        return Some(Value::String(text.into_owned()));
+    }
+    match text.as_ref() {
+        "" | "~" | "null" | "Null" | "NULL" => Some(Value::Null),
+        "true" | "True" | "TRUE" => Some(Value::Bool(true)),
+        "false" | "False" | "FALSE" => Some(Value::Bool(false)),
+        t if plain_string(t) => Some(Value::String(text.into_owned())),
+        // Unsigned decimal without a leading zero (serde-saphyr keeps `0123` out of integers).
+        t if t.bytes().all(|b| b.is_ascii_digit()) && (t == "0" || !t.starts_with('0')) => t
+            .parse::<u64>()
+            .ok()
+            .map(|n| Value::Number(Number::from(n))),
+        _ => None,
     }
 }
 
@@ -162,9 +445,16 @@ mod tests {
         assert_eq!(at("/a/b/1/c"), Some((Some(p(2, 11)), p(2, 14), 1)));
         assert_eq!(at("/list/1/two"), Some((Some(p(6, 5)), p(6, 10), 1)));
         assert_eq!(at("/list/0").map(|s| s.1), Some(p(5, 5)));
+        assert_eq!(at("/a").map(|s| s.0), Some(Some(p(1, 1))));
         // An unknown child falls back to its nearest ancestor.
         let (found, _) = index.lookup("/a/missing/deeper").unwrap();
         assert_eq!(found, "/a");
+        assert_eq!(index.lookup("/list/7").unwrap().0, "/list");
+        // The loader's index is the same.
+        let (_, loaded) = load(source).unwrap();
+        for pointer in ["", "/a", "/a/b/1/c", "/a/e", "/list/1/two", "/list/9"] {
+            assert_eq!(loaded.lookup(pointer), index.lookup(pointer), "{pointer}");
+        }
     }
 
     #[test]
@@ -175,5 +465,174 @@ mod tests {
                 .lookup("/x~1y~0z")
                 .is_some_and(|(p, _)| p == "/x~1y~0z")
         );
+    }
+
+    #[test]
+    fn first_of_repeated_keys_is_found() {
+        let index = SpanIndex::build("a: 1\nb: 2\na: 3\n");
+        assert_eq!(index.lookup("/a").unwrap().1.value.0.line, 1);
+    }
+
+    #[test]
+    fn aliases_and_complex_keys_are_indexed_where_written() {
+        let index = SpanIndex::build("x: &v {y: 1}\nz: *v\n? [k]\n: w\n");
+        let z = index.lookup("/z").unwrap();
+        assert_eq!((z.0, z.1.value.0.line, z.1.value.0.column), ("/z", 2, 4));
+        assert_eq!(index.lookup("/?").unwrap().0, "/?");
+    }
+
+    fn reference(source: &str) -> Option<Value> {
+        let options = serde_saphyr::options! { strict_booleans: true };
+        serde_saphyr::from_str_with_options::<Value>(source, options).ok()
+    }
+
+    /// The fast path gives serde-saphyr's value, or steps aside.
+    #[test]
+    fn loader_agrees_with_serde_saphyr_or_declines() {
+        let accepted = [
+            "a: 1\nb: [x, 'y', \"z\", 0, 18446744073709551615]\n",
+            "a:\n  - b: true\n    c: ~\n    d: null\n    e:\n  - FALSE\n",
+            "text: |\n  line one\n  line two\nfolded: >-\n  a\n  b\n",
+            "'quoted key': 1\n\"k2\": {}\nempty: []\nplain words: with spaces\n",
+            "name: Yes\nother: no\ninf: inf\nnan: NaN\nv: version1.0\n",
+            "# comment\nkey: value # trailing\n",
+        ];
+        for source in accepted {
+            let (value, _) = load(source).unwrap_or_else(|| panic!("declined: {source:?}"));
+            assert_eq!(Some(value), reference(source), "{source:?}");
+        }
+        let declined = [
+            "a: &x 1\nb: *x\n",
+            "a: !!str 1\n",
+            "<<: {a: 1}\n",
+            "a: 1.5\n",
+            "a: -1\n",
+            "a: 0123\n",
+            "a: 0x1F\n",
+            "a: 1e3\n",
+            "a: .inf\n",
+            "a: +1\n",
+            "a: 18446744073709551616\n",
+            "a: 1\na: 2\n",
+            "a: 1\n---\nb: 2\n",
+            "",
+            "# only a comment\n",
+            "a: [\n",
+            "1: one\n",
+            "true: yes\n",
+            "? [a]\n: b\n",
+            "a: 1_000\n",
+            "a: .inf-ish\n",
+            "a: /path\n",
+        ];
+        for source in declined {
+            assert!(load(source).is_none(), "accepted: {source:?}");
+        }
+        let deep = format!("{}{}", "[".repeat(70), "]".repeat(70));
+        assert!(load(&deep).is_none());
+        assert!(load(&format!("{}{}", "[".repeat(60), "]".repeat(60))).is_some());
+    }
+
+    fn values() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let words = prop::sample::select(vec![
+            "",
+            "a",
+            "yes",
+            "no",
+            "null",
+            "~",
+            "true",
+            "False",
+            "0",
+            "07",
+            "1.5",
+            "-1",
+            "1e3",
+            ".inf",
+            "inf",
+            "a: b",
+            "- x",
+            "#c",
+            "x #c",
+            " lead",
+            "trail ",
+            "two\nlines",
+            "end\n",
+            "\ttab",
+            "q'uote",
+            "d\"q",
+            "[x]",
+            "{y}",
+            "*z",
+            "&w",
+            "!t",
+            "%p",
+            "@a",
+            "`b",
+            "é",
+            "\u{2028}",
+            "0x1F",
+            "<<",
+            "?",
+            "arn:aws:iam::1:role/r",
+        ]);
+        let leaf = prop_oneof![
+            words.prop_map(|w| Value::String(w.to_owned())),
+            any::<u32>().prop_map(|n| Value::Number(n.into())),
+            any::<bool>().prop_map(Value::Bool),
+            Just(Value::Null),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::vec(("[a-z]{1,3}|yes|1|x y|a:b", inner), 0..5)
+                    .prop_map(|entries| Value::Object(entries.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+        /// Whatever serde-saphyr writes, the fast path reads as serde-saphyr does, or declines.
+        #[test]
+        fn loader_agrees_on_emitted_yaml(value in values()) {
+            let text = serde_saphyr::to_string(&value).unwrap();
+            if let Some((loaded, _)) = load(&text) {
+                proptest::prop_assert_eq!(Some(loaded), reference(&text), "{}", text);
+            }
+        }
+    }
+
+    /// Every fixture: the fast path, when it takes the spec, gives serde-saphyr's value, and its
+    /// index agrees with [`SpanIndex::build`] on every node.
+    #[test]
+    fn loader_agrees_on_every_fixture() {
+        let mut taken = 0;
+        for dir in ["fixtures/valid", "fixtures/invalid"] {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                let source = std::fs::read_to_string(&path).unwrap();
+                let Some((value, index)) = load(&source) else {
+                    continue;
+                };
+                taken += 1;
+                assert_eq!(Some(&value), reference(&source).as_ref(), "{path:?}");
+                let built = SpanIndex::build(&source);
+                let mut pointers = vec![String::new()];
+                while let Some(pointer) = pointers.pop() {
+                    assert_eq!(index.lookup(&pointer), built.lookup(&pointer), "{path:?}");
+                    match value.pointer(&pointer) {
+                        Some(Value::Object(map)) => pointers
+                            .extend(map.keys().map(|k| format!("{pointer}/{}", escape_token(k)))),
+                        Some(Value::Array(items)) => {
+                            pointers.extend((0..items.len()).map(|i| format!("{pointer}/{i}")));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        assert!(taken > 40, "the fast path took only {taken} fixtures");
     }
 }
