@@ -38,7 +38,10 @@ pub fn run(args: &ValidateArgs) -> Result<Outcome, Failure> {
     let source = read_spec(&args.spec)?;
     let file = args.spec.display().to_string();
     let (report, outcome) = match crossfed::validate::validate_with_notes(&file, &source) {
-        Ok((_, notes)) => (notes, Outcome::Success),
+        Ok((plan, notes)) => {
+            super::discard(plan);
+            (notes, Outcome::Success)
+        }
         Err(report) => (report, Outcome::Findings),
     };
     match args.format {

@@ -60,6 +60,9 @@ pub struct RolePlan {
     /// Position in the spec of the first federation (by name) that targets the role, for
     /// diagnostics.
     pub first_index: Option<usize>,
+    /// The trust policy document, as `trust-policy.json` holds it (pretty JSON and a newline):
+    /// built once from `statements`, measured by the size check and written by the renderer.
+    pub policy: String,
 }
 
 /// An IAM OIDC provider for a cluster issuer.
@@ -221,6 +224,7 @@ pub fn build(spec: &Spec) -> BTreeMap<String, AccountPlan> {
                 statements: Vec::new(),
                 federations: BTreeSet::new(),
                 first_index: None,
+                policy: String::new(),
             });
         plan.federations.insert(f.name.clone());
         // Federations come in name order: the first one names the role in diagnostics.
@@ -261,6 +265,7 @@ pub fn build(spec: &Spec) -> BTreeMap<String, AccountPlan> {
                 statements: Vec::new(),
                 federations: BTreeSet::new(),
                 first_index: None,
+                policy: String::new(),
             });
     }
     for ((arn, principal, mut conditions_rest, merge_key), values) in groups {
@@ -285,6 +290,13 @@ pub fn build(spec: &Spec) -> BTreeMap<String, AccountPlan> {
             });
         }
     }
+    finish_roles(spec, &mut accounts);
+    accounts
+}
+
+/// Adds the EC2 statement of instance-profile roles, orders every role's statements and writes
+/// its policy document.
+fn finish_roles(spec: &Spec, accounts: &mut BTreeMap<String, AccountPlan>) {
     for account in accounts.values_mut() {
         for role in account.roles.values_mut() {
             if spec.roles[&role.arn].instance_profile {
@@ -296,9 +308,10 @@ pub fn build(spec: &Spec) -> BTreeMap<String, AccountPlan> {
                 });
             }
             role.statements.sort_by(|a, b| a.sid.cmp(&b.sid));
+            // `{:#}` is serde_json's pretty form, as `render::to_json` writes every JSON file.
+            role.policy = format!("{:#}\n", trust_policy(role));
         }
     }
-    accounts
 }
 
 fn account_of<'a>(
@@ -354,12 +367,9 @@ pub fn trust_policy(role: &RolePlan) -> Value {
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
-/// The size IAM counts against its trust-policy quota: characters, whitespace excluded.
+/// The size IAM counts against its trust-policy quota: characters, whitespace excluded (so the
+/// pretty and the compact forms of a document measure the same).
 #[must_use]
-pub fn policy_size(policy: &Value) -> usize {
-    policy
-        .to_string()
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .count()
+pub fn policy_size(policy: &str) -> usize {
+    policy.chars().filter(|c| !c.is_whitespace()).count()
 }

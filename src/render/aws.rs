@@ -8,7 +8,6 @@ use super::templates::{self, TEMPLATE_AWS_APPLY};
 use super::{FilePlan, Header, PlannedFile, RenderError, slug, to_json};
 use crate::model::issuer_host_path;
 use crate::plan::Plan;
-use crate::plan::aws::trust_policy;
 
 /// Context of `aws-apply.sh`. Fields are load-bearing: used by templates/aws-apply.sh.tera.
 #[derive(Debug, Serialize)]
@@ -74,7 +73,7 @@ pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan) -> Result<(), 
             let file = format!("roles/{}/trust-policy.json", role.name);
             files.insert(
                 format!("aws/{account}/{file}"),
-                PlannedFile::data(to_json(&trust_policy(role_plan)), &role_plan.federations),
+                PlannedFile::data(role_plan.policy.clone(), &role_plan.federations),
             );
             context.roles.push(RoleContext {
                 name: &role.name,

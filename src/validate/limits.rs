@@ -5,7 +5,7 @@
 
 use crate::diag::{Code, Diagnostic};
 use crate::plan::Plan;
-use crate::plan::aws::{MAX_TRUST_POLICY_CHARS, policy_size, trust_policy};
+use crate::plan::aws::{MAX_TRUST_POLICY_CHARS, policy_size};
 use crate::plan::gcp::MAX_CONDITION_CHARS;
 
 /// Every limit the plan exceeds.
@@ -20,7 +20,7 @@ pub fn check(plan: &Plan) -> Vec<Diagnostic> {
         let Some(index) = role.first_index else {
             continue;
         };
-        let size = policy_size(&trust_policy(role));
+        let size = policy_size(&role.policy);
         if size > MAX_TRUST_POLICY_CHARS {
             let arn = &role.arn;
             out.push(

@@ -17,7 +17,7 @@ pub mod semantic;
 pub mod trust;
 
 use crate::config::RawSpec;
-use crate::config::load::parse_yaml;
+use crate::config::load::load;
 use crate::config::span_index::SpanIndex;
 use crate::diag::{Code, Diagnostic, Report, Severity};
 use crate::plan::{self, Plan};
@@ -36,11 +36,8 @@ pub fn validate(file: &str, source: &str) -> Result<Plan, Report> {
 /// # Errors
 /// A [`Report`] holding every problem found, notes included.
 pub fn validate_with_notes(file: &str, source: &str) -> Result<(Plan, Report), Report> {
-    // The span index costs a second parse, so it is built only when there is something to
-    // report: a valid spec without notes never needs it.
-    let report = |diagnostics| Report::new(file, source, &SpanIndex::build(source), diagnostics);
-    let value = match parse_yaml(source) {
-        Ok(parsed) => parsed,
+    let (value, spans) = match load(source) {
+        Ok(loaded) => (loaded.value, loaded.spans),
         Err(error) => {
             return Err(Report::at(
                 file,
@@ -50,6 +47,12 @@ pub fn validate_with_notes(file: &str, source: &str) -> Result<(Plan, Report), R
                 error.diagnostic,
             ));
         }
+    };
+    // Without the loader's index, building one costs a second parse, so it is built only when
+    // there is something to report: a valid spec without notes never needs it.
+    let report = |diagnostics| match &spans {
+        Some(index) => Report::new(file, source, index, diagnostics),
+        None => Report::new(file, source, &SpanIndex::build(source), diagnostics),
     };
     let mut diagnostics = schema::check(&value);
     if !diagnostics.is_empty() {
@@ -74,9 +77,7 @@ pub fn validate_with_notes(file: &str, source: &str) -> Result<(Plan, Report), R
         Some(spec) if diagnostics.is_empty() => {
             // Limits of the grouped artifacts (policy sizes, ...): a spec that validates renders.
             let plan = plan::build(spec);
-            let mut findings = limits::check(&plan);
-            findings.extend(trust::check(&plan));
-            findings.extend(rules::check(&plan));
+            let findings = plan_findings(&plan);
             if findings.iter().any(|d| d.severity == Severity::Error) {
                 Err(report(findings))
             } else if findings.is_empty() {
@@ -90,4 +91,23 @@ pub fn validate_with_notes(file: &str, source: &str) -> Result<(Plan, Report), R
         }
         _ => Err(report(diagnostics)),
     }
+}
+
+/// The findings on the plan: its cloud limits, the trust closure and the security rules. The
+/// three only read the plan, so they run on threads; the order of the result does not depend on
+/// which finished first (the report sorts by position).
+fn plan_findings(plan: &Plan) -> Vec<Diagnostic> {
+    let join = |handle: std::thread::ScopedJoinHandle<'_, Vec<Diagnostic>>| {
+        handle
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    };
+    std::thread::scope(|scope| {
+        let trust = scope.spawn(|| trust::check(plan));
+        let rules = scope.spawn(|| rules::check(plan));
+        let mut findings = limits::check(plan);
+        findings.extend(join(trust));
+        findings.extend(join(rules));
+        findings
+    })
 }
