@@ -226,9 +226,12 @@ pub fn with_manifest(mut plan: FilePlan, spec_name: &str, spec_source: &str) -> 
     };
     plan.insert(
         MANIFEST.to_owned(),
+        // Serialized straight from the struct, in the layout of `render::to_json`: a JSON value
+        // of an organisation's manifest would cost several times its text.
         PlannedFile::data(
-            crate::render::to_json(
-                &serde_json::to_value(&manifest).expect("a manifest serializes"),
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&manifest).expect("a manifest serializes")
             ),
             &std::collections::BTreeSet::new(),
         ),

@@ -24,15 +24,17 @@ pub struct Loaded {
     pub spans: Option<SpanIndex>,
 }
 
-/// Parses `source` as one YAML document, with its span index when the one-pass loader takes it.
+/// Parses `source` as one YAML document; with `spans`, also its span index when the one-pass
+/// loader takes the text (callers that only locate errors skip it and build the index on
+/// failure).
 ///
 /// # Errors
 /// As [`parse_yaml`].
-pub fn load(source: &str) -> Result<Loaded, SyntaxError> {
-    if let Some((value, spans)) = span_index::load(source) {
+pub fn load(source: &str, spans: bool) -> Result<Loaded, SyntaxError> {
+    if let Some((value, index)) = span_index::load(source, spans) {
         return Ok(Loaded {
             value,
-            spans: Some(spans),
+            spans: spans.then_some(index),
         });
     }
     parse_yaml(source).map(|value| Loaded { value, spans: None })

@@ -91,7 +91,7 @@ impl SpanIndex {
     /// and everything before the error is still indexed.
     #[must_use]
     pub fn build(source: &str) -> Self {
-        let mut walk = Walk::new(source, false);
+        let mut walk = Walk::new(source, false, true);
         for item in Parser::new_from_str_with_options(source, parser_options()) {
             let Ok((event, span)) = item else { break };
             if walk.event(event, &span).is_none() {
@@ -131,11 +131,11 @@ impl SpanIndex {
     }
 }
 
-/// The spec's value and its span index, from one parse; `None` when the text needs
-/// serde-saphyr (see the module docs).
+/// The spec's value and, with `spans`, its span index, from one parse (without `spans` the
+/// index is empty); `None` when the text needs serde-saphyr (see the module docs).
 #[must_use]
-pub fn load(source: &str) -> Option<(Value, SpanIndex)> {
-    let mut walk = Walk::new(source, true);
+pub fn load(source: &str, spans: bool) -> Option<(Value, SpanIndex)> {
+    let mut walk = Walk::new(source, true, spans);
     let mut documents = 0;
     for item in Parser::new_from_str_with_options(source, parser_options()) {
         let (event, span) = item.ok()?;
@@ -188,6 +188,8 @@ struct Frame {
 /// the value, and breaks on anything outside the plain subset.
 struct Walk {
     values: bool,
+    /// Whether to record the span tree (without it, only the value is built).
+    spans: bool,
     stack: Vec<Frame>,
     root: Option<(Node, Option<Value>)>,
     /// Guards serde-saphyr's budgets would enforce (nodes, scalar bytes: both at most the input's
@@ -201,9 +203,10 @@ struct Walk {
 type Flow = Option<()>;
 
 impl Walk {
-    fn new(source: &str, values: bool) -> Self {
+    fn new(source: &str, values: bool, spans: bool) -> Self {
         Walk {
             values,
+            spans,
             stack: Vec::new(),
             root: None,
             nodes: 0,
@@ -353,7 +356,9 @@ impl Walk {
         };
         match &mut parent.node.children {
             Children::Sequence(items) => {
-                items.push(node);
+                if self.spans {
+                    items.push(node);
+                }
                 if let (Some(Value::Array(array)), Some(value)) = (&mut parent.value, value) {
                     array.push(value);
                 }
@@ -365,13 +370,25 @@ impl Walk {
                     None => ("?".to_owned(), None),
                 };
                 node.span.key = key_span;
-                if let (Some(Value::Object(map)), Some(value)) = (&mut parent.value, value)
-                    && map.insert(key.clone(), value).is_some()
-                {
+                let (key, duplicate) = match (&mut parent.value, value) {
+                    (Some(Value::Object(map)), Some(value)) if self.spans => {
+                        let duplicate = map.insert(key.clone(), value).is_some();
+                        (Some(key), duplicate)
+                    }
+                    (Some(Value::Object(map)), Some(value)) => {
+                        (None, map.insert(key, value).is_some())
+                    }
+                    _ => (Some(key), false),
+                };
+                if duplicate {
                     // A duplicate key: serde-saphyr reports it.
                     return None;
                 }
-                entries.push((key, node));
+                if let Some(key) = key
+                    && self.spans
+                {
+                    entries.push((key, node));
+                }
             }
             Children::Leaf => {}
         }
@@ -451,7 +468,7 @@ mod tests {
         assert_eq!(found, "/a");
         assert_eq!(index.lookup("/list/7").unwrap().0, "/list");
         // The loader's index is the same.
-        let (_, loaded) = load(source).unwrap();
+        let (_, loaded) = load(source, true).unwrap();
         for pointer in ["", "/a", "/a/b/1/c", "/a/e", "/list/1/two", "/list/9"] {
             assert_eq!(loaded.lookup(pointer), index.lookup(pointer), "{pointer}");
         }
@@ -498,7 +515,7 @@ mod tests {
             "# comment\nkey: value # trailing\n",
         ];
         for source in accepted {
-            let (value, _) = load(source).unwrap_or_else(|| panic!("declined: {source:?}"));
+            let (value, _) = load(source, false).unwrap_or_else(|| panic!("declined: {source:?}"));
             assert_eq!(Some(value), reference(source), "{source:?}");
         }
         let declined = [
@@ -526,11 +543,11 @@ mod tests {
             "a: /path\n",
         ];
         for source in declined {
-            assert!(load(source).is_none(), "accepted: {source:?}");
+            assert!(load(source, false).is_none(), "accepted: {source:?}");
         }
         let deep = format!("{}{}", "[".repeat(70), "]".repeat(70));
-        assert!(load(&deep).is_none());
-        assert!(load(&format!("{}{}", "[".repeat(60), "]".repeat(60))).is_some());
+        assert!(load(&deep, true).is_none());
+        assert!(load(&format!("{}{}", "[".repeat(60), "]".repeat(60)), true).is_some());
     }
 
     fn values() -> impl proptest::strategy::Strategy<Value = Value> {
@@ -598,7 +615,7 @@ mod tests {
         #[test]
         fn loader_agrees_on_emitted_yaml(value in values()) {
             let text = serde_saphyr::to_string(&value).unwrap();
-            if let Some((loaded, _)) = load(&text) {
+            if let Some((loaded, _)) = load(&text, true) {
                 proptest::prop_assert_eq!(Some(loaded), reference(&text), "{}", text);
             }
         }
@@ -613,11 +630,12 @@ mod tests {
             for entry in std::fs::read_dir(dir).unwrap() {
                 let path = entry.unwrap().path();
                 let source = std::fs::read_to_string(&path).unwrap();
-                let Some((value, index)) = load(&source) else {
+                let Some((value, index)) = load(&source, true) else {
                     continue;
                 };
                 taken += 1;
                 assert_eq!(Some(&value), reference(&source).as_ref(), "{path:?}");
+                assert_eq!(load(&source, false).map(|(v, _)| v).as_ref(), Some(&value));
                 let built = SpanIndex::build(&source);
                 let mut pointers = vec![String::new()];
                 while let Some(pointer) = pointers.pop() {

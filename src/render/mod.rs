@@ -56,7 +56,7 @@ impl PlannedFile {
     /// A data or configuration file.
     pub fn data<'a>(content: String, federations: impl IntoIterator<Item = &'a String>) -> Self {
         PlannedFile {
-            content,
+            content: exact(content),
             mode: Mode::Regular,
             federations: federations.into_iter().cloned().collect(),
         }
@@ -68,6 +68,17 @@ impl PlannedFile {
             mode: Mode::Executable,
             ..PlannedFile::data(content, federations)
         }
+    }
+}
+
+/// `text` in an allocation of its own length. A string built by appending holds up to twice its
+/// length, and an organisation's tree is held whole until it is written: the slack would be a
+/// third of the memory.
+fn exact(text: String) -> String {
+    if text.capacity() - text.len() > text.len() / 8 {
+        text.as_str().to_owned()
+    } else {
+        text
     }
 }
 

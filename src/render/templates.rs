@@ -1,4 +1,5 @@
-//! The Tera templates (shell scripts), compiled into the binary, and their one filter.
+//! The Tera templates (shell scripts and the output README), compiled into the binary, and their
+//! one filter.
 //!
 //! Templates only loop, branch and format; everything is computed in Rust (`*Context` structs).
 //! Every value a template interpolates goes through `shell_quote`, so no spec value can break out
@@ -19,8 +20,10 @@ pub const TEMPLATE_GKE_BINDINGS: &str = "gke-workload-identity.sh";
 pub const TEMPLATE_GCP_POOL: &str = "gcp-pool.sh";
 /// `gcp/<project>/pools/<pool>/create-cred-configs.sh`.
 pub const TEMPLATE_GCP_CRED_CONFIGS: &str = "gcp-create-cred-configs.sh";
-/// `README.md` of the output directory.
-pub const TEMPLATE_SUMMARY: &str = "summary.md";
+/// `README.md` of the output directory, up to its federation table's rows.
+pub const TEMPLATE_SUMMARY_HEAD: &str = "summary-head.md";
+/// `README.md` of the output directory, after its federation table's rows.
+pub const TEMPLATE_SUMMARY_TAIL: &str = "summary-tail.md";
 /// `hosts/gce/<federation>/install.sh`.
 pub const TEMPLATE_GCE_INSTALL: &str = "gce-install.sh";
 
@@ -42,8 +45,12 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/gcp-create-cred-configs.sh.tera"),
     ),
     (
-        TEMPLATE_SUMMARY,
-        include_str!("../../templates/summary.md.tera"),
+        TEMPLATE_SUMMARY_HEAD,
+        include_str!("../../templates/summary-head.md.tera"),
+    ),
+    (
+        TEMPLATE_SUMMARY_TAIL,
+        include_str!("../../templates/summary-tail.md.tera"),
     ),
     (
         TEMPLATE_GCE_INSTALL,
