@@ -10,8 +10,9 @@
 //! Workload Identity bindings, trust statements, provider conditions, impersonation bindings
 //! and grants. Validation compares what each source reaches with what the spec declares for it.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
+use std::rc::Rc;
 
 use super::Plan;
 use super::aws::Principal;
@@ -71,14 +72,17 @@ impl Node {
 pub struct Hop {
     /// Where the hop leads.
     pub to: Node,
-    /// The artifact that creates it, in words.
-    pub why: String,
+    /// The artifact that creates it, in words (shared by every hop the artifact creates: one
+    /// trust statement or provider condition admits thousands of subjects in an organisation).
+    pub why: Rc<str>,
 }
 
 /// Every hop the output creates.
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
-    edges: BTreeMap<Node, BTreeSet<Hop>>,
+    /// Hops by source node, sorted and without repeats once built (a vector, not a set: most
+    /// nodes have one hop, and a set's node would cost ten times as much).
+    edges: BTreeMap<Node, Vec<Hop>>,
 }
 
 /// The nodes a federation's workload starts from.
@@ -138,8 +142,11 @@ pub fn declared(f: &Federation) -> Vec<Node> {
 }
 
 impl Graph {
-    fn add(&mut self, from: Node, to: Node, why: String) {
-        self.edges.entry(from).or_default().insert(Hop { to, why });
+    fn add(&mut self, from: Node, to: Node, why: &Rc<str>) {
+        self.edges.entry(from).or_default().push(Hop {
+            to,
+            why: Rc::clone(why),
+        });
     }
 
     /// Builds the graph of every hop in the plan.
@@ -152,7 +159,7 @@ impl Graph {
             graph.add(
                 Node::WorkloadIdentity(binding.member.clone()),
                 Node::GoogleServiceAccount(binding.service_account.clone()),
-                format!(
+                &format!(
                     "roles/iam.workloadIdentityUser on `{}` (federation {})",
                     binding.service_account,
                     binding
@@ -161,7 +168,8 @@ impl Graph {
                         .map(|name| format!("`{name}`"))
                         .collect::<Vec<_>>()
                         .join(", ")
-                ),
+                )
+                .into(),
             );
         }
         // Trust statements.
@@ -181,10 +189,11 @@ impl Graph {
                     let Principal::Federated(principal) = &statement.principal else {
                         continue;
                     };
-                    let why = format!(
+                    let why: Rc<str> = format!(
                         "the trust policy of `{}` (statement `{}`)",
                         role.arn, statement.sid
-                    );
+                    )
+                    .into();
                     let values = |suffix: &str| {
                         statement
                             .conditions
@@ -202,7 +211,7 @@ impl Graph {
                                 graph.add(
                                     Node::GoogleServiceAccount((*email).to_owned()),
                                     Node::AwsRole(role.arn.clone()),
-                                    why.clone(),
+                                    &why,
                                 );
                             }
                         }
@@ -216,7 +225,7 @@ impl Graph {
                                     subject,
                                 },
                                 Node::AwsRole(role.arn.clone()),
-                                why.clone(),
+                                &why,
                             );
                         }
                     }
@@ -224,6 +233,10 @@ impl Graph {
             }
         }
         graph.add_pools(plan);
+        for hops in graph.edges.values_mut() {
+            hops.sort();
+            hops.dedup();
+        }
         graph
     }
 
@@ -235,10 +248,11 @@ impl Graph {
                 continue;
             };
             for provider in pool_plan.providers.values() {
-                let why = format!(
+                let why: Rc<str> = format!(
                     "the attribute condition of provider `{}` in pool `{}`",
                     provider.id, pool.id
-                );
+                )
+                .into();
                 match &provider.source {
                     ProviderSource::Oidc {
                         issuer, subjects, ..
@@ -250,7 +264,7 @@ impl Graph {
                                     subject: subject.clone(),
                                 },
                                 Node::PoolMember(pool.principal(subject)),
-                                why.clone(),
+                                &why,
                             );
                         }
                     }
@@ -259,7 +273,7 @@ impl Graph {
                             self.add(
                                 Node::Ec2Role(role.clone()),
                                 Node::PoolMember(pool.principal_set("aws_role", role)),
-                                why.clone(),
+                                &why,
                             );
                         }
                     }
@@ -269,20 +283,22 @@ impl Graph {
                 self.add(
                     Node::PoolMember(binding.member.clone()),
                     Node::GoogleServiceAccount(binding.resource.clone()),
-                    format!(
+                    &format!(
                         "roles/iam.workloadIdentityUser on `{}` (federation `{}`)",
                         binding.resource, binding.federation
-                    ),
+                    )
+                    .into(),
                 );
             }
             for binding in &pool_plan.grants {
                 self.add(
                     Node::PoolMember(binding.member.clone()),
                     Node::Grant(binding.resource.clone(), binding.role.clone()),
-                    format!(
+                    &format!(
                         "`{}` granted on project `{}` (federation `{}`)",
                         binding.role, binding.resource, binding.federation
-                    ),
+                    )
+                    .into(),
                 );
             }
         }
@@ -291,8 +307,8 @@ impl Graph {
     /// Everything reachable from `starts`, each with the hop that first reached it (breadth
     /// first, so the recorded path is a shortest one).
     #[must_use]
-    pub fn reach(&self, starts: &[Node]) -> BTreeMap<Node, Option<(Node, String)>> {
-        let mut seen: BTreeMap<Node, Option<(Node, String)>> = BTreeMap::new();
+    pub fn reach(&self, starts: &[Node]) -> BTreeMap<Node, Option<(Node, Rc<str>)>> {
+        let mut seen: BTreeMap<Node, Option<(Node, Rc<str>)>> = BTreeMap::new();
         let mut queue: VecDeque<Node> = VecDeque::new();
         for start in starts {
             if seen.insert(start.clone(), None).is_none() {
@@ -302,7 +318,7 @@ impl Graph {
         while let Some(node) = queue.pop_front() {
             for hop in self.edges.get(&node).into_iter().flatten() {
                 if !seen.contains_key(&hop.to) {
-                    seen.insert(hop.to.clone(), Some((node.clone(), hop.why.clone())));
+                    seen.insert(hop.to.clone(), Some((node.clone(), Rc::clone(&hop.why))));
                     queue.push_back(hop.to.clone());
                 }
             }
@@ -313,7 +329,7 @@ impl Graph {
 
 /// The path from a start to `node` in a [`Graph::reach`] result, as lines of words.
 #[must_use]
-pub fn path(reached: &BTreeMap<Node, Option<(Node, String)>>, node: &Node) -> Vec<String> {
+pub fn path(reached: &BTreeMap<Node, Option<(Node, Rc<str>)>>, node: &Node) -> Vec<String> {
     let mut lines = Vec::new();
     let mut current = node;
     while let Some(Some((from, why))) = reached.get(current) {

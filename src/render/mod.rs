@@ -21,7 +21,7 @@ pub mod kubernetes;
 pub mod summary;
 pub mod templates;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 
@@ -48,8 +48,10 @@ pub struct PlannedFile {
     pub content: String,
     /// Regular or executable.
     pub mode: Mode,
-    /// The federations the file serves (empty for files about the whole tree).
-    pub federations: BTreeSet<String>,
+    /// The federations the file serves (empty for files about the whole tree), sorted, without
+    /// repeats. (A vector: most files serve one federation, and an organisation's tree has tens
+    /// of thousands of files, where a set per file would cost megabytes.)
+    pub federations: Vec<String>,
 }
 
 impl PlannedFile {
@@ -58,7 +60,12 @@ impl PlannedFile {
         PlannedFile {
             content: exact(content),
             mode: Mode::Regular,
-            federations: federations.into_iter().cloned().collect(),
+            federations: {
+                let mut names: Vec<String> = federations.into_iter().cloned().collect();
+                names.sort_unstable();
+                names.dedup();
+                names
+            },
         }
     }
 

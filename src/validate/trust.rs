@@ -6,7 +6,7 @@
 //! one workload pool (`ops/deployer` is the same member in both), or two clusters' subjects meet
 //! in one workload-identity pool. Each finding names the path of hops, so the fix is visible.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::diag::{Code, Diagnostic};
 use crate::model::{Federation, Method, Source};
@@ -16,8 +16,9 @@ use crate::plan::gcp::gke_member;
 
 /// One workload of the spec: its identity and what its federations declare.
 struct Workload<'p> {
-    starts: BTreeSet<Node>,
-    declared: BTreeSet<Node>,
+    /// Sorted, without repeats, once collected (vectors: most hold one or two nodes).
+    starts: Vec<Node>,
+    declared: Vec<Node>,
     first: &'p Federation,
 }
 
@@ -34,8 +35,8 @@ pub fn check(plan: &Plan) -> Vec<Diagnostic> {
             continue;
         };
         let workload = workloads.entry(key).or_insert_with(|| Workload {
-            starts: BTreeSet::new(),
-            declared: BTreeSet::new(),
+            starts: Vec::new(),
+            declared: Vec::new(),
             first: f,
         });
         workload.starts.extend(starts);
@@ -44,12 +45,19 @@ pub fn check(plan: &Plan) -> Vec<Diagnostic> {
             workload.first = f;
         }
     }
+    for workload in workloads.values_mut() {
+        for nodes in [&mut workload.starts, &mut workload.declared] {
+            nodes.sort();
+            nodes.dedup();
+        }
+    }
     let mut found: Vec<(usize, Diagnostic)> = Vec::new();
     for workload in workloads.values() {
-        let starts: Vec<Node> = workload.starts.iter().cloned().collect();
-        let reached = graph.reach(&starts);
+        let reached = graph.reach(&workload.starts);
         for node in reached.keys().filter(|n| n.is_target()) {
-            if workload.declared.contains(node) || workload.starts.contains(node) {
+            if workload.declared.binary_search(node).is_ok()
+                || workload.starts.binary_search(node).is_ok()
+            {
                 continue;
             }
             let f = workload.first;
