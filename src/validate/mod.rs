@@ -42,7 +42,11 @@ pub fn validate_with_notes(file: &str, source: &str) -> Result<(Plan, Report), R
 /// Validates and plans; with `notes`, places the notes in a report (which needs the span index:
 /// built in the same parse when the loader can, since a large spec has notes to place).
 fn run(file: &str, source: &str, notes: bool) -> Result<(Plan, Report), Report> {
-    let (value, spans) = match load(source, notes) {
+    let loaded = std::thread::scope(|scope| {
+        scope.spawn(schema::prepare);
+        load(source, notes)
+    });
+    let (value, spans) = match loaded {
         Ok(loaded) => (loaded.value, loaded.spans),
         Err(error) => {
             return Err(Report::at(

@@ -118,11 +118,22 @@ fn validator() -> &'static Validator {
 /// Checks `instance` against the schema; one diagnostic per problem, none when valid.
 #[must_use]
 pub fn check(instance: &Value) -> Vec<Diagnostic> {
+    let mut errors = validator().iter_errors(instance).peekable();
+    if errors.peek().is_none() {
+        return Vec::new();
+    }
+    // The schema as data, for the messages' allowed values and descriptions.
     let schema = json_schema();
-    validator()
-        .iter_errors(instance)
+    errors
         .flat_map(|error| to_diagnostics(&schema, &error))
         .collect()
+}
+
+/// Compiles the validator, if not yet done: [`check`] would, but callers may do it earlier on
+/// another thread, while the spec is parsed (compiling costs as much as checking a spec of a
+/// hundred federations).
+pub fn prepare() {
+    let _ = validator();
 }
 
 /// Follows `pointer` through the schema (properties, items, `$ref`), to find field docs.
