@@ -58,8 +58,9 @@
 //!
 //! # What a crash leaves behind
 //!
-//! The next `render` or `check` calls [`recover`] first, which looks only at `.crossfed/` (it
-//! never walks the tree):
+//! The next `render` calls [`recover`] first, which looks only at `.crossfed/` (it never walks
+//! the tree). `check` never repairs: it reports the state file ([`interrupted`]) and exits 1,
+//! since a state file is checked in like the rest of the tree and replaying it is writing:
 //!
 //! | crash …                                          | on disk                                                                                     | the next run                                                                              |
 //! |--------------------------------------------------|---------------------------------------------------------------------------------------------|-------------------------------------------------------------------------------------------|
@@ -589,6 +590,19 @@ fn replace_atomically(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
         .map_err(io(&staged))?;
     std::fs::rename(&staged, path).map_err(io(path))?;
     fsync_dir(&parent)
+}
+
+/// The state file an interrupted `render` left (its journal or staging list), if any: `check`
+/// reports it and leaves it for `render`, since a state file is checked in with the tree and
+/// replaying it is writing. Looks at the names only, without following a link or reading.
+///
+/// # Errors
+/// When `.crossfed` is a symlink.
+pub fn interrupted(dir: &Path) -> Result<Option<&'static str>, OutputError> {
+    not_a_symlink(&dir.join(STATE_DIR))?;
+    Ok([JOURNAL, STAGING]
+        .into_iter()
+        .find(|state| std::fs::symlink_metadata(dir.join(state)).is_ok()))
 }
 
 /// Finishes a commit that was interrupted (journal present), or undoes a staging that was

@@ -153,7 +153,7 @@ fn a_failure_while_staging_leaves_the_previous_tree_byte_identical() {
 }
 
 #[test]
-fn a_commit_interrupted_midway_is_finished_by_the_next_run() {
+fn a_commit_interrupted_midway_is_finished_by_the_next_render_and_check_touches_nothing() {
     for next in ["render", "check"] {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
@@ -176,14 +176,28 @@ fn a_commit_interrupted_midway_is_finished_by_the_next_run() {
             "the journal survives the crash"
         );
 
-        let repaired = crossfed(&[next, &changed], &out, None);
+        if next == "check" {
+            // Read-only: it names the state file and leaves the tree as the crash did.
+            let crashed_tree = tree(&out);
+            let checked = crossfed(&["check", &changed], &out, None);
+            assert_eq!(checked.status.code(), Some(1));
+            let stderr = String::from_utf8(checked.stderr).unwrap();
+            assert!(
+                stderr.contains("left `.crossfed/journal.json`; run `crossfed render`"),
+                "{stderr}"
+            );
+            assert_eq!(tree(&out), crashed_tree, "check wrote nothing");
+            assert!(out.join(".crossfed/journal.json").exists());
+        }
+        let repaired = crossfed(&["render", &changed], &out, None);
         assert_eq!(
             repaired.status.code(),
             Some(0),
             "{next}: {}",
             String::from_utf8_lossy(&repaired.stderr)
         );
-        assert_eq!(tree(&out), tree(&expected), "{next} finished the commit");
+        assert_eq!(tree(&out), tree(&expected), "render finished the commit");
+        assert_eq!(check(&changed, &out).status.code(), Some(0));
     }
 }
 
@@ -438,7 +452,7 @@ fn a_failed_staging_leaves_no_new_directory_and_the_next_render_succeeds() {
 }
 
 #[test]
-fn a_commit_stopped_before_any_rename_is_finished_by_check() {
+fn a_commit_stopped_before_any_rename_is_reported_by_check_and_finished_by_render() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let expected = dir.path().join("expected");
@@ -451,12 +465,17 @@ fn a_commit_stopped_before_any_rename_is_finished_by_check() {
     assert!(render(&changed, &expected).status.success());
     let crashed = crossfed(&["render", &changed], &out, Some("commit:0"));
     assert_eq!(crashed.status.code(), Some(2));
-    let repaired = check(&changed, &out);
-    let stderr = String::from_utf8(repaired.stderr).unwrap();
-    assert_eq!(repaired.status.code(), Some(0), "{stderr}");
+    let crashed_tree = tree(&out);
+    let checked = check(&changed, &out);
+    let stderr = String::from_utf8(checked.stderr).unwrap();
+    assert_eq!(checked.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("a render was interrupted"), "{stderr}");
+    assert_eq!(tree(&out), crashed_tree, "check wrote nothing");
+    let repaired = render(&changed, &out);
     assert!(
-        stderr.contains("finished an interrupted render"),
-        "{stderr}"
+        repaired.status.success(),
+        "{}",
+        String::from_utf8_lossy(&repaired.stderr)
     );
     assert_eq!(tree(&out), tree(&expected));
 }

@@ -35,9 +35,16 @@ pub fn run(args: &CheckArgs) -> Result<Outcome, Failure> {
             return Ok(Outcome::Findings);
         }
     };
-    // An interrupted render is finished first, so the comparison sees a consistent tree.
-    if crossfed::output::recover(&args.output).map_err(|e| Failure::Refused(e.to_string()))? {
-        eprintln!("{}: finished an interrupted render", args.output.display());
+    // `check` only reads: an interrupted render's journal is `render`'s to finish (replaying a
+    // checked-in state file would let a pull request rename and delete files in CI).
+    if let Some(state) =
+        crossfed::output::interrupted(&args.output).map_err(|e| Failure::Refused(e.to_string()))?
+    {
+        eprintln!(
+            "{}: a render was interrupted and left `{state}`; run `crossfed render` to finish or undo it, then check again",
+            args.output.display()
+        );
+        return Ok(Outcome::Findings);
     }
     let changes =
         crossfed::output::diff(&args.output, &plan).map_err(|e| Failure::Refused(e.to_string()))?;
