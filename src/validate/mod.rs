@@ -11,6 +11,7 @@ mod cross;
 mod federation;
 mod inventory;
 pub mod limits;
+pub mod paths;
 pub mod rules;
 pub mod schema;
 pub mod semantic;

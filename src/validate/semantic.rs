@@ -25,7 +25,7 @@ use crate::config::RawSpec;
 use crate::diag::{Code, Diagnostic};
 use crate::model::Spec;
 use crate::validate::schema::closest;
-use crate::validate::{cross, federation, inventory::Inventory};
+use crate::validate::{cross, federation, inventory::Inventory, paths};
 
 pub use crate::validate::cross::MAX_ALLOWED_AUDIENCES;
 pub use crate::validate::federation::MAX_GOOGLE_SUBJECT_BYTES;
@@ -37,6 +37,7 @@ pub fn check(raw: &RawSpec, diags: &mut Vec<Diagnostic>) -> Option<Spec> {
 
     let inventory = Inventory::build(&mut c, raw);
     federation::check_names(&mut c, &raw.federations);
+    paths::check(&mut c, raw);
     let federations: Vec<_> = raw
         .federations
         .iter()
