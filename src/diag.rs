@@ -311,6 +311,89 @@ impl Located {
     }
 }
 
+/// The characters of a source line shown around the column a diagnostic points at.
+const SNIPPET_CHARS: usize = 240;
+
+/// The source line as printed (unprintable characters escaped, and at most about
+/// [`SNIPPET_CHARS`] characters around `column`, cut with `…`), and the blanks that put a caret
+/// under `column`.
+fn snippet(line: &str, column: usize) -> (String, String) {
+    let chars: Vec<char> = line.chars().collect();
+    let at = column.saturating_sub(1).min(chars.len());
+    // The whole line when it fits; else a window with the column in its middle.
+    let start = if chars.len() <= SNIPPET_CHARS {
+        0
+    } else {
+        at.saturating_sub(SNIPPET_CHARS / 2)
+            .min(chars.len() - SNIPPET_CHARS)
+    };
+    let end = (start + SNIPPET_CHARS).min(chars.len());
+    let (mut text, mut caret) = (String::new(), String::new());
+    if start > 0 {
+        text.push('…');
+        caret.push(' ');
+    }
+    for (i, &c) in chars.iter().enumerate().take(end).skip(start) {
+        let shown: String = if unprintable(c) && c != '\t' {
+            c.escape_unicode().collect()
+        } else {
+            c.to_string()
+        };
+        if i < at {
+            caret.extend(shown.chars().map(|c| if c == '\t' { '\t' } else { ' ' }));
+        }
+        text.push_str(&shown);
+    }
+    if end < chars.len() {
+        text.push('…');
+    }
+    (text, caret)
+}
+
+/// The longest spec value a message quotes in full; longer ones are cut with an ellipsis.
+const MAX_QUOTED_CHARS: usize = 256;
+
+/// Whether printing `c` could move the cursor, change colours or reorder text on a terminal:
+/// control characters, line and paragraph separators, and bidirectional overrides.
+pub(crate) fn unprintable(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` safe to print on a terminal or in a CI log: messages quote spec values between
+/// backticks, and a spec is anybody's input, so each unprintable character is shown as its
+/// escape (`\u{1b}`) and a quoted value longer than [`MAX_QUOTED_CHARS`] is cut with `…`.
+#[must_use]
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(4096));
+    for (i, part) in text.split('`').enumerate() {
+        if i > 0 {
+            out.push('`');
+        }
+        let quoted = i % 2 == 1;
+        for (n, c) in part.chars().enumerate() {
+            if quoted && n == MAX_QUOTED_CHARS - 1 && part.chars().nth(MAX_QUOTED_CHARS).is_some() {
+                out.push('…');
+                break;
+            }
+            if unprintable(c) {
+                out.extend(c.escape_unicode());
+            } else {
+                out.push(c);
+            }
+        }
+    }
+    // A value with a stray backtick turns the quoting inside out: cap the whole text too.
+    if let Some((cut, _)) = out.char_indices().nth(MAX_TEXT_CHARS) {
+        out.truncate(cut);
+        out.push('…');
+    }
+    out
+}
+
+/// The longest message or help text printed in full.
+const MAX_TEXT_CHARS: usize = 2_000;
+
 /// All diagnostics of one spec file, placed and sorted, ready to print.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -339,14 +422,14 @@ impl Report {
                     None => (Pos { line: 1, column: 1 }, 1),
                 };
                 Located {
-                    file: file.to_owned(),
+                    file: printable(file),
                     line: pos.line,
                     column: pos.column,
                     path: display_path(&d.pointer),
                     code: d.code,
                     severity: d.severity,
-                    message: d.message,
-                    help: d.help,
+                    message: printable(&d.message),
+                    help: d.help.as_deref().map(printable),
                     rule: d.rule,
                     width,
                 }
@@ -364,16 +447,16 @@ impl Report {
 
     /// A report of one diagnostic at a known position (YAML syntax errors have no pointer).
     #[must_use]
-    pub fn at(file: &str, source: &str, line: usize, column: usize, d: Diagnostic) -> Self {
+    pub fn at(file: &str, source: &str, line: usize, column: usize, d: &Diagnostic) -> Self {
         let item = Located {
-            file: file.to_owned(),
+            file: printable(file),
             line,
             column,
             path: display_path(&d.pointer),
             code: d.code,
             severity: d.severity,
-            message: d.message,
-            help: d.help,
+            message: printable(&d.message),
+            help: d.help.as_deref().map(printable),
             rule: d.rule,
             width: 1,
         };
@@ -416,15 +499,14 @@ impl Report {
             let pad = " ".repeat(line_no.len());
             let _ = writeln!(out, "{pad}--> {}:{}:{}", item.file, item.line, item.column);
             if let Some(text) = lines.get(item.line - 1) {
-                let text = text.trim_end();
+                let (text, caret_at) = snippet(text.trim_end(), item.column);
                 let _ = writeln!(out, "{pad} |");
                 let _ = writeln!(out, "{line_no} | {text}");
-                let caret_at: String = text
-                    .chars()
-                    .take(item.column - 1)
-                    .map(|c| if c == '\t' { '\t' } else { ' ' })
-                    .collect();
-                let _ = writeln!(out, "{pad} | {caret_at}{}", "^".repeat(item.width.max(1)));
+                let _ = writeln!(
+                    out,
+                    "{pad} | {caret_at}{}",
+                    "^".repeat(item.width.clamp(1, SNIPPET_CHARS / 2))
+                );
             }
             let _ = writeln!(out, "{pad} = at: {}", item.path);
             if let Some(help) = &item.help {
@@ -478,6 +560,38 @@ impl Report {
 
 #[cfg(test)]
 mod tests {
+    use super::{printable, snippet};
+
+    #[test]
+    fn printed_text_escapes_what_a_terminal_would_act_on() {
+        assert_eq!(
+            printable("`\u{1b}[2Jok\u{2028}\u{202E}` is wrong"),
+            "`\\u{1b}[2Jok\\u{2028}\\u{202e}` is wrong"
+        );
+        let long = format!("value `{}` is wrong", "x".repeat(500));
+        let shown = printable(&long);
+        assert!(shown.ends_with("…` is wrong"), "{shown}");
+        assert_eq!(shown.chars().filter(|c| *c == 'x').count(), 255);
+        // Text outside backticks is capped too (a stray backtick in a value turns the quoting
+        // inside out).
+        let stray = format!("`a` b {}", "y".repeat(5000));
+        assert_eq!(printable(&stray).chars().count(), 2_001);
+    }
+
+    #[test]
+    fn long_lines_are_shown_around_the_column() {
+        let line = format!("key: {}", "z".repeat(1000));
+        let (text, caret) = snippet(&line, 500);
+        assert!(text.starts_with('…') && text.ends_with('…'));
+        assert_eq!(text.chars().count(), 242);
+        // The caret sits under the 500th character of the line.
+        let under = text.chars().nth(caret.chars().count()).unwrap();
+        assert_eq!(under, line.chars().nth(499).unwrap());
+        let (text, caret) = snippet("a\u{1b}b", 3);
+        assert_eq!(text, "a\\u{1b}b");
+        assert_eq!(caret.len(), "a\\u{1b}".len());
+    }
+
     use super::*;
 
     #[test]

@@ -55,7 +55,7 @@ fn run(file: &str, source: &str, notes: bool) -> Result<(Plan, Report), Report> 
                 source,
                 error.line,
                 error.column,
-                error.diagnostic,
+                &error.diagnostic,
             ));
         }
     };
