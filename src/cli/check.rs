@@ -49,10 +49,10 @@ pub fn run(args: &CheckArgs) -> Result<Outcome, Failure> {
     let changes =
         crossfed::output::diff(&args.output, &plan).map_err(|e| Failure::Refused(e.to_string()))?;
     if args.format == super::Format::Json {
-        println!(
+        super::out_line(format_args!(
             "{}",
             serde_json::to_string_pretty(&changes).unwrap_or_default()
-        );
+        ));
     } else if !changes.is_empty() {
         let mut out = String::new();
         for change in &changes {

@@ -14,11 +14,9 @@ pub struct CompletionsArgs {
 
 /// Prints the completion script for a shell.
 pub fn run(args: &CompletionsArgs) -> Outcome {
-    clap_complete::generate(
-        args.shell,
-        &mut Cli::command(),
-        "crossfed",
-        &mut std::io::stdout(),
-    );
+    // Into a buffer: clap_complete panics on a write error, and a closed pipe is not a bug.
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut Cli::command(), "crossfed", &mut script);
+    super::out(format_args!("{}", String::from_utf8_lossy(&script)));
     Outcome::Success
 }

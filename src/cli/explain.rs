@@ -26,17 +26,21 @@ pub struct ExplainArgs {
 pub fn run(args: &ExplainArgs) -> Result<Outcome, Failure> {
     let Some(topic) = &args.topic else {
         for code in Code::ALL {
-            println!(
+            super::out_line(format_args!(
                 "{:<24} {}",
                 code.as_str(),
                 first_sentence(code.explanation())
-            );
+            ));
         }
-        println!(
+        super::out_line(format_args!(
             "\nSecurity rules (accept one per federation with `accept: [{{rule: ID, reason: ...}}]`):"
-        );
+        ));
         for rule in Rule::ALL {
-            println!("{}\n    {}", rule.as_str(), rule.description());
+            super::out_line(format_args!(
+                "{}\n    {}",
+                rule.as_str(),
+                rule.description()
+            ));
         }
         return Ok(Outcome::Success);
     };
@@ -49,7 +53,7 @@ pub fn run(args: &ExplainArgs) -> Result<Outcome, Failure> {
         match crossfed::validate::validate(&file, &source) {
             Ok(plan) => {
                 if let Some(text) = crossfed::render::summary::explain(&plan, topic) {
-                    print!("{text}");
+                    super::out(format_args!("{text}"));
                     return Ok(Outcome::Success);
                 }
             }
@@ -62,17 +66,17 @@ pub fn run(args: &ExplainArgs) -> Result<Outcome, Failure> {
     }
     if let Some(rule) = Rule::from_id(topic) {
         let severity = rule.severity().as_str();
-        println!(
+        super::out_line(format_args!(
             "{} (security rule, {severity} unless accepted)\n\n{}\n\n{}",
             rule.as_str(),
             rule.description(),
             rule.explanation()
-        );
+        ));
         return Ok(Outcome::Success);
     }
     match Code::ALL.iter().find(|c| c.as_str() == topic) {
         Some(code) => {
-            println!("{}\n\n{}", code.as_str(), code.explanation());
+            super::out_line(format_args!("{}\n\n{}", code.as_str(), code.explanation()));
             Ok(Outcome::Success)
         }
         None => Err(Failure::Refused(format!(

@@ -183,3 +183,22 @@ pub fn read_spec(path: &Path) -> Result<String, Failure> {
 pub fn discard<T>(value: T) {
     std::mem::forget(value);
 }
+
+/// Writes to standard output. A reader that went away (`crossfed schema | head -1`) ends the
+/// process quietly with success, as it would a shell tool; another write error exits 2.
+pub fn out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {error}");
+        std::process::exit(2);
+    }
+}
+
+/// [`out`], then a line break.
+pub fn out_line(args: std::fmt::Arguments<'_>) {
+    out(format_args!("{args}\n"));
+}

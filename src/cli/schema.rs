@@ -25,7 +25,7 @@ pub fn run(args: &SchemaArgs) -> Result<Outcome, Failure> {
             path: path.clone(),
             source,
         })?,
-        None => print!("{text}"),
+        None => super::out(format_args!("{text}")),
     }
     Ok(Outcome::Success)
 }

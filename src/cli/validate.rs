@@ -53,8 +53,8 @@ pub fn run(args: &ValidateArgs) -> Result<Outcome, Failure> {
                 eprintln!("{file}: ok");
             }
         }
-        ValidateFormat::Json => print!("{}", report.to_json()),
-        ValidateFormat::Sarif => print!("{}", report.to_sarif()),
+        ValidateFormat::Json => super::out(format_args!("{}", report.to_json())),
+        ValidateFormat::Sarif => super::out(format_args!("{}", report.to_sarif())),
     }
     Ok(outcome)
 }

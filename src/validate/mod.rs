@@ -66,6 +66,10 @@ fn run(file: &str, source: &str, notes: bool) -> Result<(Plan, Report), Report> 
         None => Report::new(file, source, &SpanIndex::build(source), diagnostics),
     };
     let mut diagnostics = schema::check(&value);
+    if diagnostics.is_empty() {
+        // JSON Schema counts `1.0` as an integer; no field of the spec takes a fraction.
+        decimal_numbers(&value, &mut String::new(), &mut diagnostics);
+    }
     if !diagnostics.is_empty() {
         return Err(report(diagnostics));
     }
@@ -121,4 +125,40 @@ fn plan_findings(plan: &Plan) -> Vec<Diagnostic> {
         findings.extend(join(rules));
         findings
     })
+}
+
+/// Reports every decimal number in `value` (at `pointer`): every number in a spec is a whole
+/// one, and JSON Schema's `integer` admits `1.0`, which would then fail deserialization with no
+/// place to point at.
+fn decimal_numbers(value: &serde_json::Value, pointer: &mut String, out: &mut Vec<Diagnostic>) {
+    use crate::config::span_index::escape_token;
+    use serde_json::Value;
+    let len = pointer.len();
+    match value {
+        Value::Number(n) if n.is_f64() => out.push(
+            Diagnostic::error(
+                Code::WrongType,
+                pointer.as_str(),
+                format!("`{n}` is a decimal number; this field takes a whole number"),
+            )
+            .help("write it without a decimal point or exponent (`1`, not `1.0`)"),
+        ),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                pointer.push('/');
+                pointer.push_str(&i.to_string());
+                decimal_numbers(item, pointer, out);
+                pointer.truncate(len);
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                pointer.push('/');
+                pointer.push_str(&escape_token(key));
+                decimal_numbers(item, pointer, out);
+                pointer.truncate(len);
+            }
+        }
+        _ => {}
+    }
 }
