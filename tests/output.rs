@@ -89,13 +89,19 @@ fn check_is_clean_right_after_render_and_catches_any_byte() {
         std::fs::write(&file, &edit).unwrap();
         let out_ = check(SPEC, &out);
         assert_eq!(out_.status.code(), Some(1));
-        let stderr = String::from_utf8(out_.stderr).unwrap();
+        // The diff on stdout, the verdict on stderr.
+        let stdout = String::from_utf8(out_.stdout).unwrap();
         assert!(
-            stderr.contains("trust-policy.json: changed (edited by hand)"),
-            "{stderr}"
+            stdout.contains("trust-policy.json: changed (edited by hand)"),
+            "{stdout}"
         );
         assert!(
-            stderr.contains("--- a/aws/281031839323/roles/shared-data-reader/trust-policy.json"),
+            stdout.contains("--- a/aws/281031839323/roles/shared-data-reader/trust-policy.json"),
+            "{stdout}"
+        );
+        let stderr = String::from_utf8(out_.stderr).unwrap();
+        assert!(
+            stderr.starts_with("1 file differs from what `crossfed render` would write"),
             "{stderr}"
         );
     }
@@ -103,7 +109,7 @@ fn check_is_clean_right_after_render_and_catches_any_byte() {
     let missing = check(SPEC, &out);
     assert_eq!(missing.status.code(), Some(1));
     assert!(
-        String::from_utf8(missing.stderr)
+        String::from_utf8(missing.stdout)
             .unwrap()
             .contains("missing (render would add it)")
     );
@@ -649,4 +655,35 @@ fn symlinked_directories_in_the_output_are_never_followed() {
         .collect();
     names.sort();
     assert_eq!(names, ["secret"], "nothing was written through the symlink");
+}
+
+#[test]
+fn check_says_in_one_line_that_the_output_directory_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("never-rendered");
+    let checked = check(SPEC, &out);
+    assert_eq!(checked.status.code(), Some(1));
+    let stderr = String::from_utf8(checked.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("no such directory; run `crossfed render"),
+        "{stderr}"
+    );
+    assert!(checked.stdout.is_empty());
+    assert!(!out.exists(), "check created nothing");
+}
+
+#[test]
+fn check_in_json_prints_json_for_an_invalid_spec_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let broken = spec_from(
+        dir.path(),
+        "gke-many-pods-one-role.yaml",
+        &[("to: {awsRole: shared-data-reader}", "to: {awsRole: nope}")],
+    );
+    let checked = crossfed(&["check", &broken, "--format", "json"], &out, None);
+    assert_eq!(checked.status.code(), Some(1));
+    let listed: serde_json::Value = serde_json::from_slice(&checked.stdout).unwrap();
+    assert_eq!(listed[0]["code"], "unknown-reference", "{listed}");
 }

@@ -30,8 +30,12 @@ pub struct CheckArgs {
 pub fn run(args: &CheckArgs) -> Result<Outcome, Failure> {
     let plan = match plan_spec(&args.spec)? {
         Planned::Plan(plan) => plan,
-        Planned::Invalid(text) => {
-            eprint!("{text}");
+        Planned::Invalid(report) => {
+            // The format asked for, on stdout, whatever went wrong.
+            match args.format {
+                super::Format::Json => super::out(format_args!("{}", report.to_json())),
+                super::Format::Text => eprint!("{}", report.to_text()),
+            }
             return Ok(Outcome::Findings);
         }
     };
@@ -46,6 +50,15 @@ pub fn run(args: &CheckArgs) -> Result<Outcome, Failure> {
         );
         return Ok(Outcome::Findings);
     }
+    if args.format == super::Format::Text && !args.output.exists() {
+        eprintln!(
+            "{}: no such directory; run `crossfed render {} -o {}` to create it",
+            args.output.display(),
+            args.spec.display(),
+            args.output.display()
+        );
+        return Ok(Outcome::Findings);
+    }
     let changes =
         crossfed::output::diff(&args.output, &plan).map_err(|e| Failure::Refused(e.to_string()))?;
     if args.format == super::Format::Json {
@@ -54,6 +67,7 @@ pub fn run(args: &CheckArgs) -> Result<Outcome, Failure> {
             serde_json::to_string_pretty(&changes).unwrap_or_default()
         ));
     } else if !changes.is_empty() {
+        // The diff on stdout (for a pager or a file), the verdict on stderr.
         let mut out = String::new();
         for change in &changes {
             let kind = match change.kind {
@@ -76,9 +90,9 @@ pub fn run(args: &CheckArgs) -> Result<Outcome, Failure> {
             let _ = writeln!(out, "{}: {kind}{notes}", change.path);
             out.push_str(&change.diff);
         }
-        let _ = writeln!(
-            out,
-            "\n{} {} from what `crossfed render` would write\n  help: run `crossfed render {} -o {}` and commit the result",
+        super::out(format_args!("{out}"));
+        eprintln!(
+            "{} {} from what `crossfed render` would write\n  help: run `crossfed render {} -o {}` and commit the result",
             changes.len(),
             if changes.len() == 1 {
                 "file differs"
@@ -88,7 +102,6 @@ pub fn run(args: &CheckArgs) -> Result<Outcome, Failure> {
             args.spec.display(),
             args.output.display()
         );
-        eprint!("{out}");
     }
     if changes.is_empty() {
         if args.format == super::Format::Text {

@@ -98,8 +98,8 @@ pub const DEFAULT_OUTPUT: &str = "crossfed-out";
 pub enum Planned {
     /// Every file `render` writes, manifest included.
     Plan(crossfed::render::FilePlan),
-    /// The diagnostics, as text.
-    Invalid(String),
+    /// The spec is invalid: every problem, located.
+    Invalid(crossfed::diag::Report),
 }
 
 /// Reads the spec at `path` and plans its files ([`crossfed::pipeline::plan_files`]).
@@ -117,9 +117,7 @@ pub fn plan_spec(path: &Path) -> Result<Planned, Failure> {
     };
     match crossfed::pipeline::plan_files(spec) {
         Ok(files) => Ok(Planned::Plan(files)),
-        Err(crossfed::pipeline::PipelineError::Invalid(report)) => {
-            Ok(Planned::Invalid(report.to_text()))
-        }
+        Err(crossfed::pipeline::PipelineError::Invalid(report)) => Ok(Planned::Invalid(report)),
         Err(e) => Err(Failure::Refused(e.to_string())),
     }
 }

@@ -26,8 +26,8 @@ pub struct RenderArgs {
 pub fn run(args: &RenderArgs) -> Result<Outcome, Failure> {
     let plan = match plan_spec(&args.spec)? {
         Planned::Plan(plan) => plan,
-        Planned::Invalid(text) => {
-            eprint!("{text}");
+        Planned::Invalid(report) => {
+            eprint!("{}", report.to_text());
             return Ok(Outcome::Findings);
         }
     };
