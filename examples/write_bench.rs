@@ -69,7 +69,7 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 }
 
 fn write(out: &Path, plan: &FilePlan) -> output::Summary {
-    output::write(out, plan, Fault::None).expect("the bench tree is written")
+    output::write(out, plan, Fault::None, false).expect("the bench tree is written")
 }
 
 fn main() {

@@ -115,6 +115,12 @@ pub enum OutputError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// Files crossfed wrote were edited since, and the render would overwrite or delete them.
+    #[error("refusing to overwrite files edited by hand since crossfed wrote them: {}", .paths.join(", "))]
+    HandEdited {
+        /// The edited files, relative to the output directory.
+        paths: Vec<String>,
+    },
     /// A planned file exists and crossfed did not write it.
     #[error("refusing to overwrite `{path}`: crossfed did not write it (it is not in {MANIFEST})")]
     NotOwned {
@@ -852,12 +858,19 @@ pub struct Summary {
 ///
 /// # Errors
 /// [`OutputError::NotOwned`] before anything is written, when a planned file exists and is not
-/// crossfed's; I/O errors; injected faults.
-pub fn write(dir: &Path, plan: &FilePlan, fault: Fault) -> Result<Summary, OutputError> {
+/// crossfed's; [`OutputError::HandEdited`], unless `force`, when a file crossfed would overwrite
+/// or delete no longer holds what crossfed wrote (its manifest hash); I/O errors; injected faults.
+pub fn write(
+    dir: &Path,
+    plan: &FilePlan,
+    fault: Fault,
+    force: bool,
+) -> Result<Summary, OutputError> {
     recover(dir)?;
     let scan = scan(dir, plan)?;
     let mut summary = Summary::default();
     let mut to_write = Vec::new();
+    let mut edited = Vec::new();
     let mut manifest_current = false;
     for (file, state) in &scan.files {
         if file.relative == MANIFEST {
@@ -868,6 +881,9 @@ pub fn write(dir: &Path, plan: &FilePlan, fault: Fault) -> Result<Summary, Outpu
             OnDisk::Same => summary.unchanged += 1,
             OnDisk::Missing => to_write.push(file),
             OnDisk::Differs if scan.manifest.files.contains_key(file.relative) => {
+                if !force && edited_by_hand(dir, file.relative, &scan.manifest)? {
+                    edited.push(file.relative.to_owned());
+                }
                 to_write.push(file);
             }
             // A file someone else wrote, or a directory where a file should go: not ours to replace.
@@ -877,6 +893,17 @@ pub fn write(dir: &Path, plan: &FilePlan, fault: Fault) -> Result<Summary, Outpu
                 });
             }
         }
+    }
+    if !force {
+        for relative in &scan.stale {
+            if edited_by_hand(dir, relative, &scan.manifest)? {
+                edited.push(relative.clone());
+            }
+        }
+    }
+    if !edited.is_empty() {
+        edited.sort();
+        return Err(OutputError::HandEdited { paths: edited });
     }
     summary.written = to_write.iter().map(|f| f.relative.to_owned()).collect();
     summary.removed = scan.stale;
@@ -906,6 +933,15 @@ pub fn write(dir: &Path, plan: &FilePlan, fault: Fault) -> Result<Summary, Outpu
     remove_if_exists(&dir.join(STAGING))?;
     commit(dir, &journal, fault)?;
     Ok(summary)
+}
+
+/// Whether the owned file at `relative` no longer holds what crossfed wrote there (the hash its
+/// manifest records). Reads only a regular file, never through a link.
+fn edited_by_hand(dir: &Path, relative: &str, manifest: &Manifest) -> Result<bool, OutputError> {
+    let Some(recorded) = manifest.files.get(relative) else {
+        return Ok(false);
+    };
+    Ok(read_regular(&dir.join(relative))?.is_some_and(|bytes| sha256(&bytes) != *recorded))
 }
 
 /// Stages `files` beside their destinations and makes them durable, under a staging list; or
@@ -1153,7 +1189,7 @@ mod tests {
     /// `plan` written into a fresh directory.
     fn written(plan: &FilePlan) -> (tempfile::TempDir, BTreeMap<String, Option<Vec<u8>>>) {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), plan, Fault::None).unwrap();
+        write(dir.path(), plan, Fault::None, false).unwrap();
         let tree = tree(dir.path());
         (dir, tree)
     }
@@ -1180,7 +1216,7 @@ mod tests {
         assert!(recover(old.path()).unwrap());
         assert_eq!(tree(old.path()), old_tree, "the previous tree, exactly");
         assert!(!recover(old.path()).unwrap(), "nothing left to repair");
-        write(old.path(), &next, Fault::None).unwrap();
+        write(old.path(), &next, Fault::None, false).unwrap();
         assert_eq!(tree(old.path()), written(&next).1);
     }
 
@@ -1193,7 +1229,7 @@ mod tests {
         for done in 0.. {
             let (dir, _) = written(&before());
             let dir = dir.path();
-            write(dir, &after(), Fault::Commit(0)).unwrap_err();
+            write(dir, &after(), Fault::Commit(0), false).unwrap_err();
             let journal: Journal =
                 serde_json::from_slice(&std::fs::read(dir.join(JOURNAL)).unwrap()).unwrap();
             let mut step: Vec<Box<dyn Fn()>> = Vec::new();
@@ -1234,7 +1270,7 @@ mod tests {
     fn a_journal_that_outlived_its_commit_changes_nothing() {
         let (dir, _) = written(&before());
         let dir = dir.path();
-        write(dir, &after(), Fault::Commit(0)).unwrap_err();
+        write(dir, &after(), Fault::Commit(0), false).unwrap_err();
         let journal = std::fs::read(dir.join(JOURNAL)).unwrap();
         // A staging list beside it (its removal was lost too) lists renamed files by then.
         let staging = Staging {
@@ -1274,7 +1310,7 @@ mod tests {
         std::fs::create_dir(dir.path().join("b")).unwrap();
         #[cfg(unix)]
         std::os::unix::fs::symlink(&victim, dir.path().join("b/.run.sh.crossfed-new")).unwrap();
-        write(dir.path(), &before(), Fault::None).unwrap();
+        write(dir.path(), &before(), Fault::None, false).unwrap();
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "mine\n");
         assert_eq!(tree(dir.path()), written(&before()).1);
     }

@@ -395,12 +395,13 @@ fn an_up_to_date_render_writes_nothing_and_a_same_length_edit_is_still_caught() 
     assert_eq!(before, after, "nothing was rewritten, created or removed");
     assert_eq!(tree(&out), files);
 
-    // A hand edit that keeps the length: found by reading, not by size, and rewritten.
+    // A hand edit that keeps the length: found by reading, not by size, and (forced) rewritten.
     let file = &watched[4];
     let mut edited = std::fs::read(file).unwrap();
     edited[20] ^= 0x01;
     std::fs::write(file, &edited).unwrap();
-    let repaired = render(SPEC, &out);
+    assert_eq!(render(SPEC, &out).status.code(), Some(2), "a hand edit is kept");
+    let repaired = crossfed(&["render", SPEC, "--force"], &out, None);
     let stderr = String::from_utf8(repaired.stderr).unwrap();
     assert!(stderr.contains(": 1 written, 0 removed,"), "{stderr}");
     assert_eq!(tree(&out), files);
@@ -516,7 +517,7 @@ fn a_large_plan_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let plan = output::with_manifest(large_plan(5_000, ""), "large.yaml", "large");
-    let summary = output::write(&out, &plan, Fault::None).unwrap();
+    let summary = output::write(&out, &plan, Fault::None, false).unwrap();
     assert_eq!(summary.written.len(), 5_000);
     let on_disk = tree(&out);
     assert_eq!(on_disk.len(), plan.len(), "the plan and nothing else");
@@ -539,7 +540,7 @@ fn a_large_plan_round_trips() {
         assert_eq!(mode, expected, "{path}");
     }
     assert!(output::diff(&out, &plan).unwrap().is_empty());
-    let again = output::write(&out, &plan, Fault::None).unwrap();
+    let again = output::write(&out, &plan, Fault::None, false).unwrap();
     assert!(again.written.is_empty() && again.removed.is_empty());
     assert_eq!(again.unchanged, 5_000);
 
@@ -551,7 +552,7 @@ fn a_large_plan_round_trips() {
         changed += 1;
     }
     let next = output::with_manifest(next, "large.yaml", "large");
-    let summary = output::write(&out, &next, Fault::None).unwrap();
+    let summary = output::write(&out, &next, Fault::None, false).unwrap();
     assert_eq!(summary.written.len(), changed);
     assert_eq!(summary.removed.len(), 100);
     assert_eq!(summary.unchanged, 4_900 - changed);
@@ -686,4 +687,40 @@ fn check_in_json_prints_json_for_an_invalid_spec_too() {
     assert_eq!(checked.status.code(), Some(1));
     let listed: serde_json::Value = serde_json::from_slice(&checked.stdout).unwrap();
     assert_eq!(listed[0]["code"], "unknown-reference", "{listed}");
+}
+
+#[test]
+fn render_refuses_to_undo_hand_edits_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    assert!(render(SPEC, &out).status.success());
+    let file = out.join("aws/281031839323/roles/shared-data-reader/trust-policy.json");
+    let original = std::fs::read_to_string(&file).unwrap();
+    let edited = original.replace("\"Version\"", "\"Version\" ");
+    std::fs::write(&file, &edited).unwrap();
+    let before = tree(&out);
+
+    let refused = render(SPEC, &out);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8(refused.stderr).unwrap();
+    assert!(
+        stderr.contains("edited by hand since crossfed wrote them: aws/281031839323/roles/shared-data-reader/trust-policy.json"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--force"), "{stderr}");
+    let stdout = String::from_utf8(refused.stdout).unwrap();
+    assert!(
+        stdout.contains("-  \"Version\" : "),
+        "the edit is shown: {stdout}"
+    );
+    assert_eq!(tree(&out), before, "nothing written");
+
+    let forced = crossfed(&["render", SPEC, "--force"], &out, None);
+    assert!(
+        forced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), original);
+    assert_eq!(check(SPEC, &out).status.code(), Some(0));
 }

@@ -17,6 +17,10 @@ pub struct RenderArgs {
     /// The output directory. crossfed owns only the files it lists in `.crossfed/manifest.json`.
     #[arg(long, short, default_value = DEFAULT_OUTPUT)]
     pub output: PathBuf,
+    /// Overwrite (or delete) files crossfed wrote that were edited by hand since. Without it,
+    /// `render` refuses, names the files and shows the edits, and writes nothing.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Validates, renders in memory, then commits the tree atomically.
@@ -36,12 +40,21 @@ pub fn run(args: &RenderArgs) -> Result<Outcome, Failure> {
         .ok()
         .and_then(|f| Fault::parse(&f))
         .unwrap_or_default();
-    let summary = crossfed::output::write(&args.output, &plan, fault).map_err(|e| match e {
-        OutputError::NotOwned { .. } => Failure::Refused(format!(
-            "{e}\n  help: move the file away, or render into another directory"
-        )),
-        other => Failure::Refused(other.to_string()),
-    })?;
+    let summary =
+        crossfed::output::write(&args.output, &plan, fault, args.force).map_err(|e| match e {
+            OutputError::NotOwned { .. } => Failure::Refused(format!(
+                "{e}\n  help: move the file away, or render into another directory"
+            )),
+            OutputError::HandEdited { ref paths } => {
+                show_edits(&args.output, &plan, paths);
+                Failure::Refused(format!(
+                    "{e}\n  help: carry the change into the spec (the edits are shown above), or run `crossfed render {} -o {} --force` to discard them",
+                    args.spec.display(),
+                    args.output.display()
+                ))
+            }
+            other => Failure::Refused(other.to_string()),
+        })?;
     eprintln!(
         "{}: {} written, {} removed, {} unchanged",
         args.output.display(),
@@ -50,4 +63,14 @@ pub fn run(args: &RenderArgs) -> Result<Outcome, Failure> {
         summary.unchanged
     );
     Ok(Outcome::Success)
+}
+
+/// Prints, on stdout, what `render` would undo in each of the hand-edited `paths`.
+fn show_edits(output: &std::path::Path, plan: &crossfed::render::FilePlan, paths: &[String]) {
+    let Ok(changes) = crossfed::output::diff(output, plan) else {
+        return;
+    };
+    for change in changes.iter().filter(|c| paths.contains(&c.path)) {
+        super::out(format_args!("{}", change.diff));
+    }
 }
