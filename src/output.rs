@@ -121,6 +121,16 @@ pub enum OutputError {
         /// The edited files, relative to the output directory.
         paths: Vec<String>,
     },
+    /// Another crossfed process holds the output directory.
+    #[error(
+        "`{path}` is in use by another crossfed render (waited {waited_ms} ms); run one render at a time"
+    )]
+    Busy {
+        /// The output directory.
+        path: PathBuf,
+        /// How long this process waited.
+        waited_ms: u64,
+    },
     /// A planned file exists and crossfed did not write it.
     #[error("refusing to overwrite `{path}`: crossfed did not write it (it is not in {MANIFEST})")]
     NotOwned {
@@ -560,6 +570,83 @@ fn flush_filesystem(dir: &Path) {
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 fn flush_filesystem(_: &Path) {}
 
+/// How long a render waits for another one to finish before giving up.
+const LOCK_WAIT_MS: u64 = 10_000;
+
+/// A lock on the output directory, held until dropped: exclusive for `render`, shared for
+/// `check`. It is an advisory `flock` on `.crossfed/` itself (opened without following a link),
+/// so it leaves no file behind to be checked in, and the kernel drops it when a process dies.
+#[derive(Debug)]
+pub struct Lock {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    _dir: rustix::fd::OwnedFd,
+}
+
+/// Takes the lock of `dir`, waiting up to [`LOCK_WAIT_MS`] (tests shorten it with
+/// `CROSSFED_TEST_LOCK_WAIT_MS`). `None` when `dir` has no `.crossfed/` yet (nothing to protect
+/// from a reader).
+///
+/// # Errors
+/// [`OutputError::Busy`] when another process holds it too long; [`OutputError::Symlink`] when
+/// `.crossfed` is a link.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn lock(dir: &Path, exclusive: bool) -> Result<Option<Lock>, OutputError> {
+    use rustix::fs::{FlockOperation, Mode, OFlags};
+    let state = dir.join(STATE_DIR);
+    not_a_symlink(&state)?;
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = match rustix::fs::open(&state, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT) => return Ok(None),
+        Err(e) => {
+            return Err(OutputError::Io {
+                path: state,
+                source: e.into(),
+            });
+        }
+    };
+    let operation = if exclusive {
+        FlockOperation::NonBlockingLockExclusive
+    } else {
+        FlockOperation::NonBlockingLockShared
+    };
+    let wait = std::env::var("CROSSFED_TEST_LOCK_WAIT_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or(LOCK_WAIT_MS);
+    let start = std::time::Instant::now();
+    loop {
+        match rustix::fs::flock(&fd, operation) {
+            Ok(()) => return Ok(Some(Lock { _dir: fd })),
+            Err(rustix::io::Errno::WOULDBLOCK) => {
+                let waited = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+                if waited >= wait {
+                    return Err(OutputError::Busy {
+                        path: dir.to_owned(),
+                        waited_ms: waited,
+                    });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => {
+                return Err(OutputError::Io {
+                    path: state,
+                    source: e.into(),
+                });
+            }
+        }
+    }
+}
+
+/// Elsewhere, no lock (advisory locks on directories are a Linux and BSD feature).
+///
+/// # Errors
+/// Never.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn lock(_: &Path, _: bool) -> Result<Option<Lock>, OutputError> {
+    Ok(None)
+}
+
 /// Creates directory `path` and its missing ancestors, durably. Returns the ones it created,
 /// parents first.
 fn create_dir_durably(path: &Path) -> Result<Vec<PathBuf>, OutputError> {
@@ -866,6 +953,9 @@ pub fn write(
     fault: Fault,
     force: bool,
 ) -> Result<Summary, OutputError> {
+    // One writer at a time: the state directory first, so there is something to lock.
+    create_dir_durably(&dir.join(STATE_DIR))?;
+    let _lock = lock(dir, true)?;
     recover(dir)?;
     let scan = scan(dir, plan)?;
     let mut summary = Summary::default();
@@ -1043,6 +1133,8 @@ pub struct Change {
 /// # Errors
 /// When the manifest or a file cannot be read.
 pub fn diff(dir: &Path, plan: &FilePlan) -> Result<Vec<Change>, OutputError> {
+    // Not in the middle of a render's commit.
+    let _lock = lock(dir, false)?;
     let scan = scan(dir, plan)?;
     let mut changes = Vec::new();
     for (file, state) in &scan.files {

@@ -400,7 +400,11 @@ fn an_up_to_date_render_writes_nothing_and_a_same_length_edit_is_still_caught() 
     let mut edited = std::fs::read(file).unwrap();
     edited[20] ^= 0x01;
     std::fs::write(file, &edited).unwrap();
-    assert_eq!(render(SPEC, &out).status.code(), Some(2), "a hand edit is kept");
+    assert_eq!(
+        render(SPEC, &out).status.code(),
+        Some(2),
+        "a hand edit is kept"
+    );
     let repaired = crossfed(&["render", SPEC, "--force"], &out, None);
     let stderr = String::from_utf8(repaired.stderr).unwrap();
     assert!(stderr.contains(": 1 written, 0 removed,"), "{stderr}");
@@ -723,4 +727,50 @@ fn render_refuses_to_undo_hand_edits_unless_forced() {
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), original);
     assert_eq!(check(SPEC, &out).status.code(), Some(0));
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[test]
+fn one_writer_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    assert!(render(SPEC, &out).status.success());
+    let changed = spec_from(
+        dir.path(),
+        "gke-many-pods-one-role.yaml",
+        &[("namespace: ingest", "namespace: ingest2")],
+    );
+    let before = tree(&out);
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_crossfed"))
+            .args(args)
+            .arg("-o")
+            .arg(&out)
+            .current_dir(root())
+            .env("CROSSFED_TEST_LOCK_WAIT_MS", "300")
+            .output()
+            .unwrap()
+    };
+    {
+        // Another render holds the directory: this one waits, then gives up having written
+        // nothing; a check (a reader) waits for the writer too.
+        let _held = crossfed::output::lock(&out, true).unwrap().unwrap();
+        let busy = run(&["render", &changed]);
+        assert_eq!(busy.status.code(), Some(2));
+        let stderr = String::from_utf8(busy.stderr).unwrap();
+        assert!(
+            stderr.contains("is in use by another crossfed render"),
+            "{stderr}"
+        );
+        assert_eq!(tree(&out), before);
+        assert_eq!(run(&["check", SPEC]).status.code(), Some(2));
+    }
+    {
+        // Readers share: a check holding the lock does not stop another check.
+        let _reading = crossfed::output::lock(&out, false).unwrap().unwrap();
+        assert_eq!(run(&["check", SPEC]).status.code(), Some(0));
+        assert_eq!(run(&["render", &changed]).status.code(), Some(2));
+    }
+    // Released (or its holder died): the render goes through.
+    assert!(run(&["render", &changed]).status.success());
 }
