@@ -29,18 +29,64 @@ pub struct SpecText<'a> {
     pub source: &'a str,
 }
 
-/// The name a spec at `path` gets in generated headers: the path as given when relative, the
-/// file name when absolute (an absolute path would differ from machine to machine).
+/// The name a spec at `path` gets in generated headers and the manifest: its path relative to
+/// the `output` directory (`../crossfed.yaml`), so the same spec and output give the same bytes
+/// however the paths were typed and from whichever directory crossfed runs. Falls back to the
+/// file name when a path cannot be resolved.
 #[must_use]
-pub fn spec_name(path: &Path) -> String {
-    if path.is_absolute() {
+pub fn spec_name(path: &Path, output: &Path) -> String {
+    let file_name = || {
         path.file_name().map_or_else(
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         )
-    } else {
-        path.display().to_string()
+    };
+    match (std::fs::canonicalize(path), resolve(output)) {
+        (Ok(spec), Some(output)) => relative(&spec, &output),
+        _ => file_name(),
     }
+}
+
+/// `path` made absolute, with symlinks resolved as far as it exists (an output directory may
+/// not exist yet); `None` when a missing part holds `..`.
+fn resolve(path: &Path) -> Option<std::path::PathBuf> {
+    use std::path::Component;
+    let mut existing = path;
+    let mut missing = Vec::new();
+    loop {
+        if let Ok(found) = std::fs::canonicalize(if existing.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            existing
+        }) {
+            let mut resolved = found;
+            for part in missing.iter().rev() {
+                resolved.push(part);
+            }
+            return Some(resolved);
+        }
+        let last = existing.components().next_back()?;
+        match last {
+            Component::Normal(part) => missing.push(part.to_owned()),
+            Component::CurDir => {}
+            _ => return None,
+        }
+        existing = existing.parent()?;
+    }
+}
+
+/// `to` relative to directory `from` (both absolute), with `/` separators.
+fn relative(to: &Path, from: &Path) -> String {
+    let to: Vec<_> = to.components().collect();
+    let from: Vec<_> = from.components().collect();
+    let common = to.iter().zip(&from).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".to_owned(); from.len() - common];
+    parts.extend(
+        to[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    parts.join("/")
 }
 
 /// Every file `render` writes for `spec`, manifest included.
@@ -63,4 +109,39 @@ pub fn render_files(spec: SpecText<'_>) -> Result<FilePlan, PipelineError> {
         spec_name: spec.name.to_owned(),
     };
     Ok(crate::render::render(&plan, &options)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_spec_is_named_relative_to_the_output_however_typed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("infra/specs")).unwrap();
+        std::fs::write(root.join("infra/specs/crossfed.yaml"), "").unwrap();
+        let spec = root.join("infra/specs/crossfed.yaml");
+        let expected = "../specs/crossfed.yaml";
+        for (spec, output) in [
+            (spec.clone(), root.join("infra/out")),
+            (
+                root.join("infra/specs/../specs/./crossfed.yaml"),
+                root.join("infra/./out"),
+            ),
+            // The output directory does not exist yet.
+            (spec.clone(), root.join("infra/specs/../out")),
+        ] {
+            assert_eq!(spec_name(&spec, &output), expected, "{spec:?} {output:?}");
+        }
+        assert_eq!(
+            spec_name(&spec, &root.join("infra/specs/out/deeper")),
+            "../../crossfed.yaml"
+        );
+        assert_eq!(spec_name(&spec, &root.join("infra/specs")), "crossfed.yaml");
+        assert_eq!(
+            spec_name(Path::new("/no/such/spec.yaml"), root),
+            "spec.yaml"
+        );
+    }
 }

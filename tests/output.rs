@@ -774,3 +774,30 @@ fn one_writer_at_a_time() {
     // Released (or its holder died): the render goes through.
     assert!(run(&["render", &changed]).status.success());
 }
+
+#[test]
+fn the_output_does_not_depend_on_how_the_spec_path_was_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    assert!(render(SPEC, &out).status.success());
+    let absolute = root().join(SPEC).display().to_string();
+    let dotted = format!("./fixtures/../{SPEC}");
+    for spec in [absolute.as_str(), dotted.as_str()] {
+        let checked = check(spec, &out);
+        assert_eq!(
+            checked.status.code(),
+            Some(0),
+            "{spec}: {}",
+            String::from_utf8_lossy(&checked.stdout)
+        );
+    }
+    // From another working directory, with the output given relatively.
+    let elsewhere = Command::new(env!("CARGO_BIN_EXE_crossfed"))
+        .args(["check", &absolute, "-o", "out"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(elsewhere.status.code(), Some(0));
+    let manifest = std::fs::read_to_string(out.join(".crossfed/manifest.json")).unwrap();
+    assert!(manifest.contains("\"spec\": \"../"), "{manifest}");
+}

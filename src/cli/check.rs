@@ -28,7 +28,7 @@ pub struct CheckArgs {
 /// # Errors
 /// When the spec or the output cannot be read.
 pub fn run(args: &CheckArgs) -> Result<Outcome, Failure> {
-    let plan = match plan_spec(&args.spec)? {
+    let plan = match plan_spec(&args.spec, &args.output)? {
         Planned::Plan(plan) => plan,
         Planned::Invalid(report) => {
             // The format asked for, on stdout, whatever went wrong.

@@ -102,14 +102,15 @@ pub enum Planned {
     Invalid(crossfed::diag::Report),
 }
 
-/// Reads the spec at `path` and plans its files ([`crossfed::pipeline::plan_files`]).
+/// Reads the spec at `path` and plans its files ([`crossfed::pipeline::plan_files`]), naming the
+/// spec relative to the `output` directory ([`crossfed::pipeline::spec_name`]).
 ///
 /// # Errors
 /// When the spec cannot be read or a template fails.
-pub fn plan_spec(path: &Path) -> Result<Planned, Failure> {
+pub fn plan_spec(path: &Path, output: &Path) -> Result<Planned, Failure> {
     let source = read_spec(path)?;
     let file = path.display().to_string();
-    let name = crossfed::pipeline::spec_name(path);
+    let name = crossfed::pipeline::spec_name(path, output);
     let spec = crossfed::pipeline::SpecText {
         file: &file,
         name: &name,

@@ -28,7 +28,7 @@ pub struct RenderArgs {
 /// # Errors
 /// When the spec cannot be read or the output cannot be written.
 pub fn run(args: &RenderArgs) -> Result<Outcome, Failure> {
-    let plan = match plan_spec(&args.spec)? {
+    let plan = match plan_spec(&args.spec, &args.output)? {
         Planned::Plan(plan) => plan,
         Planned::Invalid(report) => {
             eprint!("{}", report.to_text());
