@@ -21,13 +21,14 @@ token=$(curl -sSf --max-time 10 -G --data-urlencode "audience=$audience" \
   -H 'Metadata-Flavor: Google' \
   "http://$metadata_host/computeMetadata/v1/instance/service-accounts/default/identity")
 
+# The token goes to curl on stdin (`@-`), never in its arguments, which any local user can read.
 set -- --data-urlencode "Action=AssumeRoleWithWebIdentity" --data-urlencode "Version=2011-06-15" \
   --data-urlencode "RoleArn=$role_arn" --data-urlencode "RoleSessionName=$session_name" \
-  --data-urlencode "WebIdentityToken=$token"
+  --data-urlencode "WebIdentityToken@-"
 if [ -n "$duration" ]; then
   set -- "$@" --data-urlencode "DurationSeconds=$duration"
 fi
-response=$(curl -sS --max-time 30 -w '\n%{http_code}' "$@" "$sts_endpoint/")
+response=$(printf '%s' "$token" | curl -sS --max-time 30 -w '\n%{http_code}' "$@" "$sts_endpoint/")
 status=$(printf '%s\n' "$response" | tail -n 1)
 body=$(printf '%s\n' "$response" | sed '$d' | tr -d '\r\n')
 if [ "$status" != "200" ]; then

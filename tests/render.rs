@@ -209,7 +209,17 @@ fn render_command_writes_the_plan() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let (_, plan) = plan_of(&root().join("fixtures/valid/gke-to-aws-walkthrough.yaml"));
+    // The CLI names the spec relative to the output directory.
+    let spec = root().join("fixtures/valid/gke-to-aws-walkthrough.yaml");
+    let name = crossfed::pipeline::spec_name(&spec, dir.path());
+    assert!(name.starts_with("../"), "{name}");
+    let source = std::fs::read_to_string(&spec).unwrap();
+    let plan = render_files(SpecText {
+        file: &name,
+        name: &name,
+        source: &source,
+    })
+    .unwrap();
     for (file, planned) in &plan {
         assert_eq!(
             std::fs::read_to_string(dir.path().join(file)).unwrap(),

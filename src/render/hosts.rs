@@ -38,12 +38,17 @@ struct InstallContext<'a> {
     config_dir: String,
     credential_process: bool,
     helper: &'a str,
+    token_group: &'a str,
 }
+
+/// The group that may read the ID token a GCE host's refresher writes (`install.sh` creates it;
+/// the workload's user joins it). The token is a credential for the role: not world-readable.
+pub const TOKEN_GROUP: &str = "crossfed";
 
 fn token_service(f: &Federation, audience: &str, unit: &str, header: &Header) -> String {
     let dir = format!("/run/{unit}");
     format!(
-        "{header}[Unit]\nDescription=Refresh the Google ID token of crossfed federation {name} for AWS\nWants=network-online.target\nAfter=network-online.target\n\n[Service]\nType=oneshot\nRuntimeDirectory={unit}\nRuntimeDirectoryMode=0755\nRuntimeDirectoryPreserve=yes\nUMask=0022\nExecStart=/usr/bin/curl -sSf --retry 5 --retry-connrefused --max-time 30 -G --data-urlencode {aud} -H \"Metadata-Flavor: Google\" -o {dir}/token.tmp http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/identity\nExecStart=/bin/mv -f {dir}/token.tmp {dir}/token\n",
+        "{header}[Unit]\nDescription=Refresh the Google ID token of crossfed federation {name} for AWS\nWants=network-online.target\nAfter=network-online.target\n\n[Service]\nType=oneshot\nGroup={TOKEN_GROUP}\nRuntimeDirectory={unit}\nRuntimeDirectoryMode=0750\nRuntimeDirectoryPreserve=yes\nUMask=0027\nExecStart=/usr/bin/curl -sSf --retry 5 --retry-connrefused --max-time 30 -G --data-urlencode {aud} -H \"Metadata-Flavor: Google\" -o {dir}/token.tmp http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/identity\nExecStart=/bin/mv -f {dir}/token.tmp {dir}/token\n",
         header = header.hash(),
         name = f.name,
         aud = systemd_quote(&format!("audience={audience}")),
@@ -143,6 +148,7 @@ fn render_gce(f: &Federation, header: &Header, files: &mut FilePlan) -> Result<(
         config_dir: format!("/etc/crossfed/aws/{}", f.name),
         credential_process,
         helper: GCE_HELPER,
+        token_group: TOKEN_GROUP,
     };
     files.insert(
         format!("{dir}/install.sh"),
