@@ -3,8 +3,9 @@
 //! Renderers only format the plan: what is grouped with what, and which federations each file
 //! serves, was decided in [`crate::plan`]. They are pure functions; nothing here reads the clock,
 //! the environment or the disk, so the same spec gives byte-identical files on every machine.
-//! Structured files (JSON, YAML) are built as `serde_json::Value`s and serialized; shell scripts
-//! come from Tera templates whose every interpolated value goes through the `shell_quote` filter.
+//! Structured files (JSON, YAML) are built as `serde_json::Value`s and serialized (YAML by
+//! [`yaml`], which writes what serde-saphyr would, faster); shell scripts come from Tera
+//! templates whose every interpolated value goes through the `shell_quote` filter.
 //! No renderer imports another: what two of them share (the `credential_process` profile, the
 //! linted credential config) lives in this module.
 //!
@@ -20,6 +21,7 @@ pub mod hosts;
 pub mod kubernetes;
 pub mod summary;
 pub mod templates;
+pub mod yaml;
 
 use std::collections::BTreeMap;
 
@@ -279,10 +281,8 @@ pub fn to_json(value: &Value) -> String {
     text
 }
 
-/// YAML documents with the header comment on top, separated by `---`.
-///
-/// # Panics
-/// Never: a `serde_json::Value` always serializes as YAML.
+/// YAML documents with the header comment on top, separated by `---`; each document exactly as
+/// `serde_saphyr::to_string` writes it (see [`yaml`]).
 #[must_use]
 pub fn to_yaml(header: &Header, documents: &[Value]) -> String {
     let mut text = header.hash();
@@ -290,7 +290,7 @@ pub fn to_yaml(header: &Header, documents: &[Value]) -> String {
         if i > 0 {
             text.push_str("---\n");
         }
-        text.push_str(&serde_saphyr::to_string(document).expect("a JSON value serializes as YAML"));
+        yaml::write(document, &mut text);
     }
     text
 }
