@@ -864,25 +864,45 @@ fn on_disk(path: &Path, content: &[u8]) -> Result<OnDisk, OutputError> {
     })
 }
 
-/// Whether the file at `path` holds exactly `content`. Reads at most one byte more than that,
-/// into one buffer, without `std::fs::read`'s extra `stat`.
+/// Whether the file at `path`, already seen by `lstat` to be a regular file of `content`'s
+/// length, holds exactly `content`. Compares as it reads, through a small buffer (no allocation
+/// the size of the file), and stops at the planned length: one `read` for most files. Opened
+/// without following a link, in case the file was swapped for one since the `lstat`.
 fn holds(path: &Path, content: &[u8]) -> std::io::Result<OnDisk> {
-    let mut file = std::fs::File::open(path)?;
-    let mut bytes = vec![0; content.len() + 1];
-    let mut filled = 0;
-    while filled < bytes.len() {
-        match file.read(&mut bytes[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+    let mut file = open_no_follow(path)?;
+    let mut buffer = [0_u8; 16 * 1024];
+    let mut offset = 0;
+    while offset < content.len() {
+        let want = (content.len() - offset).min(buffer.len());
+        let n = match file.read(&mut buffer[..want]) {
+            // Shorter than its `lstat` said: changed meanwhile.
+            Ok(0) => return Ok(OnDisk::Differs),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
+        };
+        if buffer[..n] != content[offset..offset + n] {
+            return Ok(OnDisk::Differs);
         }
+        offset += n;
     }
-    Ok(if bytes[..filled] == *content {
-        OnDisk::Same
-    } else {
-        OnDisk::Differs
-    })
+    Ok(OnDisk::Same)
+}
+
+/// Opens `path` for reading, failing (`ELOOP`) if its last component is a symlink.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let no_follow = i32::try_from(rustix::fs::OFlags::NOFOLLOW.bits()).unwrap_or(0);
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(no_follow)
+        .open(path)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::File::open(path)
 }
 
 /// The output directory compared with a plan: what [`write`] acts on and [`diff`] reports.
