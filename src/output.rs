@@ -350,15 +350,13 @@ fn in_parallel<T: Sync, R: Send>(
 /// When it exists but cannot be read or parsed.
 pub fn read_manifest(dir: &Path) -> Result<Option<Manifest>, OutputError> {
     let path = dir.join(MANIFEST);
-    match std::fs::read(&path) {
-        Ok(bytes) => {
-            let manifest: Manifest = parse_state(&path, &bytes)?;
-            check_paths(&path, manifest.files.keys())?;
-            Ok(Some(manifest))
-        }
-        Err(e) if not_found(&e) => Ok(None),
-        Err(source) => Err(OutputError::Io { path, source }),
-    }
+    not_a_symlink(&dir.join(STATE_DIR))?;
+    let Some(bytes) = read_existing(&path)? else {
+        return Ok(None);
+    };
+    let manifest: Manifest = parse_state(&path, &bytes)?;
+    check_paths(&path, manifest.files.keys())?;
+    Ok(Some(manifest))
 }
 
 /// Whether `path` names something inside the output directory: relative, made only of plain
@@ -445,8 +443,43 @@ fn not_a_symlink(path: &Path) -> Result<(), OutputError> {
     }
 }
 
+/// The largest state file (manifest, journal, staging list) crossfed reads: an organisation's
+/// manifest of 50,000 federations is about 30 MB.
+const MAX_STATE_READ: u64 = 256 * 1024 * 1024;
+
+/// Reads a state file or a file crossfed wrote, if present. The output directory is checked in,
+/// so the path may hold anything: a symlink (to `/proc/self/environ`, say) is refused, not
+/// followed; a FIFO, device or directory, or a file past [`MAX_STATE_READ`], is refused, not read.
 fn read_existing(path: &Path) -> Result<Option<Vec<u8>>, OutputError> {
-    match std::fs::read(path) {
+    let refuse = |message: &str| {
+        Err(OutputError::Corrupt {
+            path: path.to_owned(),
+            message: message.to_owned(),
+        })
+    };
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return Err(OutputError::Symlink {
+                path: path.to_owned(),
+            });
+        }
+        Ok(meta) if !meta.is_file() => return refuse("it is not a regular file"),
+        Ok(meta) if meta.len() > MAX_STATE_READ => {
+            return refuse("it is larger than any file crossfed writes");
+        }
+        Ok(_) => {}
+        Err(e) if not_found(&e) => return Ok(None),
+        Err(source) => {
+            return Err(OutputError::Io {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    }
+    match open_no_follow(path).and_then(|mut file| {
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map(|_| bytes)
+    }) {
         Ok(bytes) => Ok(Some(bytes)),
         Err(e) if not_found(&e) => Ok(None),
         Err(source) => Err(OutputError::Io {
@@ -1161,7 +1194,7 @@ pub fn diff(dir: &Path, plan: &FilePlan) -> Result<Vec<Change>, OutputError> {
         let relative = file.relative;
         let existing = match state {
             OnDisk::Same => continue,
-            OnDisk::Differs => read_regular(&dir.join(relative))?,
+            OnDisk::Differs => read_for_diff(&dir.join(relative))?,
             OnDisk::Missing | OnDisk::Directory => None,
         };
         let exists = *state != OnDisk::Missing;
@@ -1185,7 +1218,7 @@ pub fn diff(dir: &Path, plan: &FilePlan) -> Result<Vec<Change>, OutputError> {
         });
     }
     for relative in &scan.stale {
-        let existing = read_regular(&dir.join(relative))?;
+        let existing = read_for_diff(&dir.join(relative))?;
         let old = existing
             .as_deref()
             .map(String::from_utf8_lossy)
@@ -1210,6 +1243,24 @@ pub fn diff(dir: &Path, plan: &FilePlan) -> Result<Vec<Change>, OutputError> {
     }
     changes.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(changes)
+}
+
+/// The largest file `check` reads to show a diff: planned files are far smaller (an
+/// organisation's README is about 16 MB), and a checked-in file of any size must not exhaust
+/// memory. A larger file shows as empty and counts as edited.
+const MAX_DIFF_READ: u64 = 64 * 1024 * 1024;
+
+/// The bytes of the regular file at `path`, when it is one and at most [`MAX_DIFF_READ`] long.
+fn read_for_diff(path: &Path) -> Result<Option<Vec<u8>>, OutputError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_file() && meta.len() <= MAX_DIFF_READ => read_regular(path),
+        Ok(_) => Ok(None),
+        Err(e) if not_found(&e) => Ok(None),
+        Err(source) => Err(OutputError::Io {
+            path: path.to_owned(),
+            source,
+        }),
+    }
 }
 
 fn unified(relative: &str, old: &str, new: &str, exists: bool) -> String {

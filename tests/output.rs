@@ -408,6 +408,13 @@ fn an_up_to_date_render_writes_nothing_and_a_same_length_edit_is_still_caught() 
     let repaired = crossfed(&["render", SPEC, "--force"], &out, None);
     let stderr = String::from_utf8(repaired.stderr).unwrap();
     assert!(stderr.contains(": 1 written, 0 removed,"), "{stderr}");
+    assert!(
+        stderr.starts_with("wrote   aws/281031839323/roles/shared-data-reader/trust-policy.json\n"),
+        "every written file is listed: {stderr}"
+    );
+    let quiet = crossfed(&["render", SPEC, "--quiet"], &out, None);
+    assert!(quiet.status.success());
+    assert!(quiet.stderr.is_empty() && quiet.stdout.is_empty());
     assert_eq!(tree(&out), files);
     assert_eq!(
         stamp(&watched[2]),
@@ -800,4 +807,47 @@ fn the_output_does_not_depend_on_how_the_spec_path_was_typed() {
     assert_eq!(elsewhere.status.code(), Some(0));
     let manifest = std::fs::read_to_string(out.join(".crossfed/manifest.json")).unwrap();
     assert!(manifest.contains("\"spec\": \"../"), "{manifest}");
+}
+
+#[cfg(unix)]
+#[test]
+fn state_files_are_never_read_through_a_link_or_without_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let secret = dir.path().join("secret.json");
+    std::fs::write(&secret, "{\"files\": {}, \"token\": \"s3cret\"}\n").unwrap();
+    assert!(render(SPEC, &out).status.success());
+    let manifest = out.join(".crossfed/manifest.json");
+    let saved = std::fs::read(&manifest).unwrap();
+
+    // The manifest swapped for a link to a file elsewhere, or to an endless device.
+    for target in [secret.as_path(), Path::new("/dev/zero")] {
+        std::fs::remove_file(&manifest).unwrap();
+        std::os::unix::fs::symlink(target, &manifest).unwrap();
+        for run in [render(SPEC, &out), check(SPEC, &out)] {
+            assert_eq!(run.status.code(), Some(2));
+            let stderr = String::from_utf8(run.stderr).unwrap();
+            assert!(stderr.contains("refusing to follow symlink"), "{stderr}");
+            assert!(!stderr.contains("s3cret"));
+        }
+    }
+    // A FIFO where the manifest goes: refused without opening it (an open would block).
+    std::fs::remove_file(&manifest).unwrap();
+    assert!(
+        Command::new("mkfifo")
+            .arg(&manifest)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let refused = check(SPEC, &out);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8(refused.stderr)
+            .unwrap()
+            .contains("not a regular file")
+    );
+    std::fs::remove_file(&manifest).unwrap();
+    std::fs::write(&manifest, saved).unwrap();
+    assert_eq!(check(SPEC, &out).status.code(), Some(0));
 }

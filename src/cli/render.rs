@@ -1,5 +1,6 @@
 //! `crossfed render`.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -21,6 +22,10 @@ pub struct RenderArgs {
     /// `render` refuses, names the files and shows the edits, and writes nothing.
     #[arg(long)]
     pub force: bool,
+    /// Print nothing but errors (by default every file written or removed is listed, then a
+    /// count).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Validates, renders in memory, then commits the tree atomically.
@@ -55,6 +60,17 @@ pub fn run(args: &RenderArgs) -> Result<Outcome, Failure> {
             }
             other => Failure::Refused(other.to_string()),
         })?;
+    if args.quiet {
+        return Ok(Outcome::Success);
+    }
+    let mut listing = String::new();
+    for path in &summary.written {
+        let _ = writeln!(listing, "wrote   {path}");
+    }
+    for path in &summary.removed {
+        let _ = writeln!(listing, "removed {path}");
+    }
+    eprint!("{listing}");
     eprintln!(
         "{}: {} written, {} removed, {} unchanged",
         args.output.display(),

@@ -224,11 +224,32 @@ struct AcceptedRow {
     reason: String,
 }
 
+/// `text` as the content of a Markdown table cell that means only itself: `|` would end the
+/// cell, `<` and `&` start HTML (a comment would hide the rest of the page), and `` ` ``, `*`,
+/// `_`, `[`, `]` and `\` format or link. An IAM path in a role ARN may hold any of them.
+fn md_cell(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '|' | '`' | '*' | '_' | '[' | ']' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// Appends the federation table's rows to `out`: name, source, method, target, and a link to
 /// each file that serves the federation. Written here rather than looped over in a template: an
 /// organisation's table has tens of thousands of rows, and a template context and output buffer
-/// of that size cost several times the table (measured: 60 MB for a 12 MB table). Every cell is
-/// a validated name, label or path: none holds `|` or a line break.
+/// of that size cost several times the table (measured: 60 MB for a 12 MB table). Labels go
+/// through [`md_cell`]; names and paths are validated (DNS labels, role names), and none holds a
+/// line break.
 fn table_rows(spec: &Spec, files: &FilePlan, out: &mut String) {
     let by_federation = files_by_federation(files);
     let rows: Vec<_> = spec
@@ -238,9 +259,9 @@ fn table_rows(spec: &Spec, files: &FilePlan, out: &mut String) {
             let files = by_federation.get(f.name.as_str());
             let cells = [
                 f.name.clone(),
-                source_label(&f.source),
+                md_cell(&source_label(&f.source)),
                 method_label(&f.method).to_owned(),
-                target_label(&f.target),
+                md_cell(&target_label(&f.target)),
             ];
             (cells, files)
         })
@@ -432,4 +453,21 @@ pub fn explain(plan: &Plan, name: &str) -> Option<String> {
         _ => {}
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::md_cell;
+
+    #[test]
+    fn table_cells_mean_only_themselves() {
+        assert_eq!(
+            md_cell("AWS role arn:aws:iam::1:role/a|b/<!--x-->/[l](u)/*e*_f_`c`\\/r"),
+            "AWS role arn:aws:iam::1:role/a\\|b/&lt;!--x--&gt;/\\[l\\](u)/\\*e\\*\\_f\\_\\`c\\`\\\\/r"
+        );
+        assert_eq!(
+            md_cell("GKE prod: ServiceAccount a/b"),
+            "GKE prod: ServiceAccount a/b"
+        );
+    }
 }
