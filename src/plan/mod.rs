@@ -41,9 +41,13 @@ pub struct Plan {
 /// Builds the plan of a validated spec.
 #[must_use]
 pub fn build(spec: Spec) -> Plan {
-    let aws = aws::build(&spec);
-    let gcp = gcp::build(&spec);
-    let kubernetes = kubernetes::build(&spec);
+    // The three clouds' groupings only read the spec: built side by side.
+    let (aws, gcp, kubernetes) = std::thread::scope(|scope| {
+        let aws = scope.spawn(|| aws::build(&spec));
+        let gcp = scope.spawn(|| gcp::build(&spec));
+        let kubernetes = kubernetes::build(&spec);
+        (join(aws), join(gcp), kubernetes)
+    });
     let mut gce_hosts = Vec::new();
     let mut ec2_hosts = Vec::new();
     let mut by_name = BTreeMap::new();
@@ -64,6 +68,13 @@ pub fn build(spec: Spec) -> Plan {
         ec2_hosts,
         by_name,
     }
+}
+
+/// The result of a scoped thread, its panic passed on as the caller's.
+pub(crate) fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 impl Plan {

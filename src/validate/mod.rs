@@ -17,6 +17,8 @@ pub mod schema;
 pub mod semantic;
 pub mod trust;
 
+use serde::Deserialize as _;
+
 use crate::config::RawSpec;
 use crate::config::load::load;
 use crate::config::span_index::SpanIndex;
@@ -65,7 +67,13 @@ fn run(file: &str, source: &str, notes: bool) -> Result<(Plan, Report), Report> 
         Some(index) => Report::new(file, source, index, diagnostics),
         None => Report::new(file, source, &SpanIndex::build(source), diagnostics),
     };
-    let mut diagnostics = schema::check(&value);
+    // The schema check and deserialization both only read the value: side by side. (The
+    // deserialized spec is dropped when the schema finds a problem.)
+    let (mut diagnostics, raw) = std::thread::scope(|scope| {
+        let raw = scope.spawn(|| RawSpec::deserialize(&value));
+        let diagnostics = schema::check(&value);
+        (diagnostics, crate::plan::join(raw))
+    });
     if diagnostics.is_empty() {
         // JSON Schema counts `1.0` as an integer; no field of the spec takes a fraction.
         decimal_numbers(&value, &mut String::new(), &mut diagnostics);
@@ -73,7 +81,8 @@ fn run(file: &str, source: &str, notes: bool) -> Result<(Plan, Report), Report> 
     if !diagnostics.is_empty() {
         return Err(report(diagnostics));
     }
-    let raw: RawSpec = match serde_json::from_value(value) {
+    drop(value);
+    let raw: RawSpec = match raw {
         Ok(raw) => raw,
         // The schema is derived from RawSpec, so this is our bug, not the user's.
         Err(error) => {
@@ -112,11 +121,7 @@ fn run(file: &str, source: &str, notes: bool) -> Result<(Plan, Report), Report> 
 /// three only read the plan, so they run on threads; the order of the result does not depend on
 /// which finished first (the report sorts by position).
 fn plan_findings(plan: &Plan) -> Vec<Diagnostic> {
-    let join = |handle: std::thread::ScopedJoinHandle<'_, Vec<Diagnostic>>| {
-        handle
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-    };
+    use crate::plan::join;
     std::thread::scope(|scope| {
         let trust = scope.spawn(|| trust::check(plan));
         let rules = scope.spawn(|| rules::check(plan));
