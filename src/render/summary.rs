@@ -161,9 +161,23 @@ fn files_by_federation(files: &FilePlan) -> BTreeMap<&str, Vec<&str>> {
     out
 }
 
-/// Quotes a Mermaid label.
+/// Quotes a Mermaid label. Inside the quotes, Mermaid reads `#…;` as an entity and renders `<…>`
+/// as HTML, so `#`, `"`, `<` and `>` (an IAM path may hold any of them) are written as entity
+/// codes.
 fn mermaid_label(text: &str) -> String {
-    format!("\"{}\"", text.replace('"', "#quot;"))
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '#' => out.push_str("#35;"),
+            '"' => out.push_str("#quot;"),
+            '<' => out.push_str("#60;"),
+            '>' => out.push_str("#62;"),
+            _ => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// A Mermaid `flowchart` of every federation's chain.
@@ -457,7 +471,15 @@ pub fn explain(plan: &Plan, name: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::md_cell;
+    use super::{md_cell, mermaid_label};
+
+    #[test]
+    fn mermaid_labels_mean_only_themselves() {
+        assert_eq!(
+            mermaid_label("role/a\"b#quot;<img src=x>"),
+            "\"role/a#quot;b#35;quot;#60;img src=x#62;\""
+        );
+    }
 
     #[test]
     fn table_cells_mean_only_themselves() {
