@@ -17,7 +17,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
-use crate::model::{Federation, GkeCluster, Method, Pool, ProviderKind, Source, Spec, Target};
+use crate::model::{
+    Federation, GkeCluster, Method, Partition, Pool, ProviderKind, Source, Spec, Target,
+};
 
 /// Where the projected token for GCP is mounted in EKS pods.
 pub const GCP_TOKEN_DIR: &str = "/var/run/secrets/sts.googleapis.com/serviceaccount";
@@ -447,9 +449,15 @@ pub fn lint_credential_config(config: &Value) -> Vec<String> {
             .get("regional_cred_verification_url")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        if !(verify.starts_with("https://sts.{region}.amazonaws.com")
-            && verify.ends_with("?Action=GetCallerIdentity&Version=2011-06-15"))
-        {
+        // Exactly the URL of one partition: a prefix and suffix check would pass
+        // `https://sts.{region}.amazonaws.com.evil.example?Action=…`.
+        let expected = [Partition::Aws, Partition::AwsCn].map(|partition| {
+            format!(
+                "{}?Action=GetCallerIdentity&Version=2011-06-15",
+                sts_endpoint("{region}", partition)
+            )
+        });
+        if !expected.iter().any(|url| url == verify) {
             problems.push(format!("credential_source.regional_cred_verification_url `{verify}` is not the regional STS GetCallerIdentity URL"));
         }
     } else if source.get("file").and_then(Value::as_str).is_none() {
@@ -502,6 +510,11 @@ mod tests {
                 "/credential_source/url",
                 "http://169.254.169.21/latest/meta-data/iam/security-credentials",
                 "169.254.169.254",
+            ),
+            (
+                "/credential_source/regional_cred_verification_url",
+                "https://sts.{region}.amazonaws.com.evil.example?Action=GetCallerIdentity&Version=2011-06-15",
+                "regional STS GetCallerIdentity URL",
             ),
             (
                 "/service_account_impersonation_url",
