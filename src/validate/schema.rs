@@ -56,6 +56,15 @@ fn simplify(node: &mut Value) {
             if map.get("default") == Some(&Value::Null) {
                 map.remove("default");
             }
+            // schemars' integer formats (`uint32`, ...) are not JSON Schema formats: ajv in strict
+            // mode refuses the schema over them. `minimum`/`maximum` already bound the value.
+            if map
+                .get("format")
+                .and_then(Value::as_str)
+                .is_some_and(|f| f.starts_with("int") || f.starts_with("uint"))
+            {
+                map.remove("format");
+            }
             // `type: ["string", "null"]` -> `type: "string"`
             if let Some(Value::Array(types)) = map.get("type") {
                 let kept: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
@@ -359,6 +368,37 @@ pub fn definitions(schema: &Value) -> Map<String, Value> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_schema_uses_only_standard_formats() {
+        // ajv in strict mode refuses a schema with a format it does not know (`uint32`).
+        fn formats(node: &Value, out: &mut Vec<String>) {
+            match node {
+                Value::Object(map) => {
+                    if let Some(Value::String(f)) = map.get("format") {
+                        out.push(f.clone());
+                    }
+                    map.values().for_each(|v| formats(v, out));
+                }
+                Value::Array(items) => items.iter().for_each(|v| formats(v, out)),
+                _ => {}
+            }
+        }
+        let mut found = Vec::new();
+        formats(&super::json_schema(), &mut found);
+        let standard = [
+            "date-time",
+            "email",
+            "hostname",
+            "uri",
+            "uri-reference",
+            "regex",
+        ];
+        assert!(
+            found.iter().all(|f| standard.contains(&f.as_str())),
+            "{found:?}"
+        );
+    }
+
     use super::*;
 
     #[test]
