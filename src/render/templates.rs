@@ -58,6 +58,17 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Whether shellcheck would read `value`, unquoted on the right of an assignment, as a
+/// subtraction (SC2100: `project=project-435400` looks like `i=i-2`): a name, one `-`, digits.
+fn looks_like_subtraction(value: &str) -> bool {
+    value.split_once('-').is_some_and(|(name, digits)| {
+        name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
 /// Static helper scripts shipped verbatim (no interpolation: values come as arguments or env).
 pub mod scripts {
     /// Native-sidecar loop that keeps a Google ID token file fresh (GKE metadata server).
@@ -74,7 +85,8 @@ pub fn shell_quote(value: &str) -> String {
     let safe = !value.is_empty()
         && value
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"@%+=:,./-_".contains(&b));
+            .all(|b| b.is_ascii_alphanumeric() || b"@%+=:,./-_".contains(&b))
+        && !looks_like_subtraction(value);
     if safe {
         value.to_owned()
     } else {
@@ -145,6 +157,10 @@ mod tests {
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote(""), "''");
+        // `project=project-435400` reads as a subtraction to shellcheck (SC2100).
+        assert_eq!(shell_quote("project-435400"), "'project-435400'");
+        assert_eq!(shell_quote("us-east-1"), "us-east-1");
+        assert_eq!(shell_quote("acme-prod"), "acme-prod");
         assert_eq!(shell_quote("$(rm -rf /)"), "'$(rm -rf /)'");
         assert_eq!(
             shell_quote("serviceAccount:p.svc.id.goog[ns/ksa]"),
