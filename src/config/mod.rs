@@ -294,7 +294,8 @@ pub struct RawTarget {
     #[serde(default)]
     #[schemars(regex(pattern = p::AWS_ROLE_REF), example = "arn:aws:iam::281031839323:role/gke-to-aws-test")]
     pub aws_role: Option<String>,
-    /// With `awsRole`: the role session name (default: the federation name).
+    /// With `awsRole`: the role session name (default: `crossfed-` and the federation name,
+    /// cut to 64 characters).
     #[serde(default)]
     #[schemars(regex(pattern = p::AWS_SESSION_NAME), example = "billing-s3-reader")]
     pub session_name: Option<String>,

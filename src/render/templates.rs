@@ -62,7 +62,9 @@ const TEMPLATES: &[(&str, &str)] = &[
 /// subtraction (SC2100: `project=project-435400` looks like `i=i-2`): a name, one `-`, digits.
 fn looks_like_subtraction(value: &str) -> bool {
     value.split_once('-').is_some_and(|(name, digits)| {
-        name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        name.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
             && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
             && !digits.is_empty()
             && digits.bytes().all(|b| b.is_ascii_digit())
