@@ -87,5 +87,29 @@ pub fn run(args: &ExplainArgs) -> Result<Outcome, Failure> {
 }
 
 fn first_sentence(text: &str) -> &str {
-    text.split_once(". ").map_or(text, |(first, _)| first)
+    // The first ". " that ends a sentence: not the one of an abbreviation ("e.g. ", "i.e. ").
+    let mut from = 0;
+    while let Some(at) = text[from..].find(". ").map(|i| from + i) {
+        let before = &text[..at];
+        if !(before.ends_with("e.g") || before.ends_with("i.e") || before.ends_with("etc")) {
+            return before;
+        }
+        from = at + 2;
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_sentence;
+
+    #[test]
+    fn a_summary_is_a_whole_sentence() {
+        assert_eq!(
+            first_sentence("Parts that must fit together, e.g. a source and a method. More."),
+            "Parts that must fit together, e.g. a source and a method"
+        );
+        assert_eq!(first_sentence("One. Two."), "One");
+        assert_eq!(first_sentence("No full stop"), "No full stop");
+    }
 }
