@@ -851,3 +851,23 @@ fn state_files_are_never_read_through_a_link_or_without_bound() {
     std::fs::write(&manifest, saved).unwrap();
     assert_eq!(check(SPEC, &out).status.code(), Some(0));
 }
+
+#[test]
+fn explain_says_when_there_is_no_spec_and_suggests_a_near_name() {
+    let explain = |topic: &str, spec: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_crossfed"))
+            .args(["explain", topic, "--spec", spec])
+            .current_dir(root())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let missing = explain("eks-uploader", "no/such/crossfed.yaml");
+    assert!(
+        missing.contains("there is no spec at `no/such/crossfed.yaml`"),
+        "{missing}"
+    );
+    let typo = explain("eks-sync-to-gsc", "fixtures/valid/both-directions.yaml");
+    assert!(typo.contains("did you mean `eks-sync-to-gcs`?"), "{typo}");
+}

@@ -48,22 +48,28 @@ pub fn run(args: &ExplainArgs) -> Result<Outcome, Failure> {
         Code::ALL.iter().any(|c| c.as_str() == topic) || Rule::from_id(topic).is_some()
     };
     // A federation of the spec wins over a code of the same name: it is what the user is looking at.
-    if let Ok(source) = std::fs::read_to_string(&args.spec) {
-        let file = args.spec.display().to_string();
-        match crossfed::validate::validate(&file, &source) {
-            Ok(plan) => {
-                if let Some(text) = crossfed::render::summary::explain(&plan, topic) {
-                    super::out(format_args!("{text}"));
-                    return Ok(Outcome::Success);
+    let mut federations: Vec<String> = Vec::new();
+    let spec_found = match std::fs::read_to_string(&args.spec) {
+        Ok(source) => {
+            let file = args.spec.display().to_string();
+            match crossfed::validate::validate(&file, &source) {
+                Ok(plan) => {
+                    if let Some(text) = crossfed::render::summary::explain(&plan, topic) {
+                        super::out(format_args!("{text}"));
+                        return Ok(Outcome::Success);
+                    }
+                    federations = plan.by_name.into_keys().collect();
                 }
+                Err(report) if !known(topic) => {
+                    eprint!("{}", report.to_text());
+                    return Ok(Outcome::Findings);
+                }
+                Err(_) => {}
             }
-            Err(report) if !known(topic) => {
-                eprint!("{}", report.to_text());
-                return Ok(Outcome::Findings);
-            }
-            Err(_) => {}
+            true
         }
-    }
+        Err(_) => false,
+    };
     if let Some(rule) = Rule::from_id(topic) {
         let severity = rule.severity().as_str();
         super::out_line(format_args!(
@@ -79,10 +85,24 @@ pub fn run(args: &ExplainArgs) -> Result<Outcome, Failure> {
             super::out_line(format_args!("{}\n\n{}", code.as_str(), code.explanation()));
             Ok(Outcome::Success)
         }
-        None => Err(Failure::Refused(format!(
-            "`{topic}` is neither a federation in `{}`, a diagnostic code nor a security rule; `crossfed explain` lists the codes and rules",
+        None if !spec_found => Err(Failure::Refused(format!(
+            "`{topic}` is not a diagnostic code or a security rule, and there is no spec at `{}` to find a federation of that name in; pass the spec with `--spec PATH` (`crossfed explain` lists the codes and rules)",
             args.spec.display()
         ))),
+        None => {
+            let candidates = federations
+                .iter()
+                .map(String::as_str)
+                .chain(Code::ALL.iter().map(|c| c.as_str()))
+                .chain(Rule::ALL.iter().map(|r| r.as_str()));
+            let hint = crossfed::validate::schema::closest(topic, candidates)
+                .map(|best| format!("did you mean `{best}`? "))
+                .unwrap_or_default();
+            Err(Failure::Refused(format!(
+                "`{topic}` is neither a federation in `{}`, a diagnostic code nor a security rule; {hint}`crossfed explain` lists the codes and rules",
+                args.spec.display()
+            )))
+        }
     }
 }
 
