@@ -120,9 +120,15 @@ fn one_aws_role_per_pod(c: &mut Checker<'_>, federations: &[Federation]) {
             service_account.as_str(),
         );
         if let Some(other) = aws_env.get(&key) {
+            // `credentialProcess` is a delivery of Google ID tokens: offered only where it applies.
+            let help = if matches!(f.method, Method::GoogleIdToken { .. }) {
+                "a pod has one `AWS_ROLE_ARN`: federate one role per service account, or use `via.tokenDelivery: credentialProcess`, which gives each role its own AWS profile"
+            } else {
+                "a pod has one `AWS_ROLE_ARN`: federate one role per Kubernetes service account (give this workload a service account of its own), or federate through a Google service account (`via.googleServiceAccount`) with `tokenDelivery: credentialProcess`, which gives each role its own AWS profile"
+            };
             c.push(
                 Diagnostic::error(Code::Inconsistent, at(f, "to/awsRole"), format!("service account `{namespace}/{service_account}` in `{cluster}` already assumes `{other}` through `AWS_ROLE_ARN`"))
-                    .help("a pod has one `AWS_ROLE_ARN`: federate one role per service account, or use `tokenDelivery: credentialProcess`, which gives each role its own AWS profile"),
+                    .help(help),
             );
         } else {
             aws_env.insert(key, arn);
