@@ -181,6 +181,9 @@ fn describe(value: &Value) -> String {
     match value {
         Value::Null => "null (an empty value)".to_owned(),
         Value::Bool(b) => format!("the boolean `{b}`"),
+        // YAML may have changed what was written (`011122223333` is read as a decimal
+        // `11122223333.0`): say that it read it, the caret shows what was written.
+        Value::Number(n) if n.is_f64() => format!("a number, which YAML read as `{n}`"),
         Value::Number(n) => format!("the number `{n}`"),
         Value::String(s) => format!("the string `{s}`"),
         Value::Array(_) => "a list".to_owned(),
