@@ -210,8 +210,12 @@ pub struct AwsRole {
     pub partition: Partition,
     /// Managed policies to attach, sorted.
     pub managed_policy_arns: Vec<String>,
-    /// Maximum session duration in seconds.
+    /// Maximum session duration in seconds (IAM's default, 3600, when the spec does not say).
     pub max_session_duration: u32,
+    /// Whether the spec sets `maxSessionDuration`: only then does `apply.sh` set it on an
+    /// existing role (it must not lower a setting made elsewhere).
+    #[serde(skip)]
+    pub max_session_duration_declared: bool,
     /// Whether to create an instance profile of the same name.
     pub instance_profile: bool,
 }

@@ -31,6 +31,7 @@ struct RoleContext<'a> {
     path: &'a str,
     trust_policy_file: String,
     max_session_duration: u32,
+    max_session_duration_declared: bool,
     managed_policy_arns: &'a [String],
     instance_profile: bool,
 }
@@ -80,6 +81,7 @@ pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan) -> Result<(), 
                 path: &role.path,
                 trust_policy_file: file,
                 max_session_duration: role.max_session_duration,
+                max_session_duration_declared: role.max_session_duration_declared,
                 managed_policy_arns: &role.managed_policy_arns,
                 instance_profile: role.instance_profile,
             });

@@ -473,6 +473,7 @@ fn roles(
                 partition: named.partition,
                 managed_policy_arns,
                 max_session_duration: r.max_session_duration.unwrap_or(3600),
+                max_session_duration_declared: r.max_session_duration.is_some(),
                 instance_profile: r.instance_profile,
             },
         );
