@@ -109,6 +109,19 @@ fn strip_location(message: &str) -> &str {
 }
 
 fn humanize(message: &str) -> (String, String) {
+    if let Some(breach) = message.strip_prefix("budget breached: ") {
+        // `Nodes { nodes: 250001 } at line …`: the budget's name and its figure.
+        let kind = breach.split([' ', '{']).next().unwrap_or("size").to_lowercase();
+        let figure: String = breach
+            .chars()
+            .skip_while(|c| !c.is_ascii_digit())
+            .take_while(char::is_ascii_digit)
+            .collect();
+        return (
+            format!("the YAML expands past the parser's limit on {kind} ({figure})"),
+            "the limits grow with the file's size, so only aliases (`*name`) that expand far beyond the text reach them: write the values out instead of repeating aliases".to_owned(),
+        );
+    }
     if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
         let key = key.split(',').next().unwrap_or(key).trim();
         return (
@@ -178,9 +191,15 @@ mod tests {
             let items = [previous.as_str(); 10].join(", ");
             let _ = writeln!(text, "a{level}: &a{level} [{items}]");
         }
-        assert_eq!(
-            parse_yaml(&text).unwrap_err().diagnostic.code,
-            Code::YamlSyntax
+        let error = parse_yaml(&text).unwrap_err().diagnostic;
+        assert_eq!(error.code, Code::YamlSyntax);
+        assert!(
+            error
+                .message
+                .starts_with("the YAML expands past the parser's limit on "),
+            "{}",
+            error.message
         );
+        assert!(error.help.unwrap().contains("aliases (`*name`)"));
     }
 }
