@@ -108,7 +108,7 @@ const SYNCFS_FROM: usize = 1_000;
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     /// A file operation failed.
-    #[error("cannot write `{path}`: {source}")]
+    #[error("cannot read or write `{path}`: {source}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -1281,11 +1281,27 @@ fn unified(relative: &str, old: &str, new: &str, exists: bool) -> String {
 #[cfg(unix)]
 fn set_mode(file: &std::fs::File, executable: bool) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt as _;
-    file.set_permissions(std::fs::Permissions::from_mode(if executable {
-        0o755
-    } else {
-        0o644
-    }))
+    let mode = if executable { 0o755 } else { 0o644 };
+    file.set_permissions(std::fs::Permissions::from_mode(mode & !umask()))
+}
+
+/// The process's umask, read once (from `/proc/self/status`, which reading does not change;
+/// the `umask` call would set it to read it). 0o022 where it cannot be read. Files get 0644 or
+/// 0755, less what a stricter umask takes away (0o077 gives 0600 and 0700).
+#[cfg(unix)]
+fn umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find_map(|line| line.strip_prefix("Umask:"))
+                    .and_then(|value| u32::from_str_radix(value.trim(), 8).ok())
+            })
+            .unwrap_or(0o022)
+    })
 }
 
 #[cfg(not(unix))]

@@ -871,3 +871,37 @@ fn explain_says_when_there_is_no_spec_and_suggests_a_near_name() {
     let typo = explain("eks-sync-to-gsc", "fixtures/valid/both-directions.yaml");
     assert!(typo.contains("did you mean `eks-sync-to-gcs`?"), "{typo}");
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_stricter_umask_is_respected() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let rendered = Command::new("sh")
+        .arg("-c")
+        .arg("umask 077 && exec \"$0\" render \"$1\" -o \"$2\" --quiet")
+        .arg(env!("CARGO_BIN_EXE_crossfed"))
+        .arg(SPEC)
+        .arg(&out)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        rendered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rendered.stderr)
+    );
+    let mode = |path: &str| {
+        std::fs::metadata(out.join(path))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("aws/281031839323/apply.sh"), 0o700);
+    assert_eq!(
+        mode("aws/281031839323/roles/shared-data-reader/trust-policy.json"),
+        0o600
+    );
+}

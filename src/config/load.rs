@@ -111,7 +111,11 @@ fn strip_location(message: &str) -> &str {
 fn humanize(message: &str) -> (String, String) {
     if let Some(breach) = message.strip_prefix("budget breached: ") {
         // `Nodes { nodes: 250001 } at line …`: the budget's name and its figure.
-        let kind = breach.split([' ', '{']).next().unwrap_or("size").to_lowercase();
+        let kind = breach
+            .split([' ', '{'])
+            .next()
+            .unwrap_or("size")
+            .to_lowercase();
         let figure: String = breach
             .chars()
             .skip_while(|c| !c.is_ascii_digit())
