@@ -192,6 +192,9 @@ pub struct AwsAccount {
     pub partition: Partition,
     /// Default region.
     pub region: String,
+    /// The longest role trust policy the account accepts, in characters (IAM's default quota,
+    /// 2048, unless the spec declares a raised one).
+    pub trust_policy_quota: usize,
 }
 
 /// An IAM role.

@@ -167,6 +167,12 @@ pub struct RawAwsAccount {
     #[serde(default)]
     #[schemars(regex(pattern = p::AWS_REGION), example = "us-east-1")]
     pub region: Option<String>,
+    /// The account's quota on the length of a role trust policy, when it was raised (Service
+    /// Quotas › IAM › "Role trust policy length"; IAM's default is 2048, the most it grants
+    /// 4096). crossfed refuses a trust policy longer than this.
+    #[serde(default)]
+    #[schemars(range(min = 2048, max = 4096), example = 4096)]
+    pub trust_policy_quota: Option<u32>,
 }
 
 /// An IAM role, named by `arn` or by `name` + `account` (+ `path`).

@@ -350,6 +350,11 @@ fn aws_accounts(c: &mut Checker<'_>, accounts: &[RawAwsAccount]) -> BTreeMap<Str
                 id: a.id.clone(),
                 partition,
                 region,
+                trust_policy_quota: a
+                    .trust_policy_quota
+                    .map_or(crate::plan::aws::MAX_TRUST_POLICY_CHARS, |quota| {
+                        quota as usize
+                    }),
             },
         );
     }

@@ -21,15 +21,26 @@ pub fn check(plan: &Plan) -> Vec<Diagnostic> {
             continue;
         };
         let size = policy_size(&role.policy);
-        if size > MAX_TRUST_POLICY_CHARS {
+        let quota = plan
+            .spec
+            .roles
+            .get(&role.arn)
+            .and_then(|r| plan.spec.aws_accounts.get(&r.account))
+            .map_or(MAX_TRUST_POLICY_CHARS, |a| a.trust_policy_quota);
+        if size > quota {
             let arn = &role.arn;
+            let limit = if quota == MAX_TRUST_POLICY_CHARS {
+                format!("IAM's default quota of {quota}")
+            } else {
+                format!("the account's declared quota of {quota}")
+            };
             out.push(
                 Diagnostic::error(
                     Code::CloudLimit,
                     format!("/federations/{index}/to/awsRole"),
-                    format!("the trust policy of `{arn}` would be {size} characters, over IAM's limit of {MAX_TRUST_POLICY_CHARS}"),
+                    format!("the trust policy of `{arn}` would be {size} characters, over {limit}"),
                 )
-                .help("federate fewer sources into this role, or split them across several roles (the subjects of one cluster issuer and audience already share one statement)"),
+                .help("federate fewer sources into this role, or split them across several roles (the subjects of one cluster issuer and audience already share one statement); or have the account's quota raised (Service Quotas, IAM \"Role trust policy length\", at most 4096) and declare it as `trustPolicyQuota` on the account"),
             );
         }
     }
@@ -50,4 +61,35 @@ pub fn check(plan: &Plan) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diag::Code;
+
+    const TOO_LARGE: &str = include_str!("../../fixtures/invalid/trust-policy-too-large.yaml");
+
+    #[test]
+    fn a_declared_quota_raises_the_trust_policy_limit() {
+        // 2846 characters: over the default 2048, within a raised 4096, over a raised 2500.
+        let raised = |quota: u32| {
+            TOO_LARGE.replace(
+                r#"accounts: [{id: "281031839323"}]"#,
+                &format!(r#"accounts: [{{id: "281031839323", trustPolicyQuota: {quota}}}]"#),
+            )
+        };
+        assert!(crate::validate::validate("x", &raised(4096)).is_ok());
+        let refused = crate::validate::validate("x", &raised(2500)).unwrap_err();
+        assert_eq!(refused.items.len(), 1);
+        assert_eq!(refused.items[0].code, Code::CloudLimit);
+        assert!(
+            refused.items[0]
+                .message
+                .ends_with("over the account's declared quota of 2500"),
+            "{}",
+            refused.items[0].message
+        );
+        let beyond = crate::validate::validate("x", &raised(5000)).unwrap_err();
+        assert_eq!(beyond.items[0].code, Code::OutOfRange);
+    }
 }
