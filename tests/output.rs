@@ -905,3 +905,59 @@ fn a_stricter_umask_is_respected() {
         0o600
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn links_at_staging_names_and_planned_paths_are_replaced_never_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let victim = dir.path().join("post-checkout");
+    let secret = dir.path().join("secret");
+    std::fs::write(&victim, "#!/bin/sh\necho mine\n").unwrap();
+    std::fs::write(&secret, "s3cret\n").unwrap();
+    assert!(render(SPEC, &out).status.success());
+    let changed = spec_from(
+        dir.path(),
+        "gke-many-pods-one-role.yaml",
+        &[("name: ingest-worker", "name: ingest-worker-v2")],
+    );
+    // A link where render stages the apply script it is about to change (as a pull request
+    // could commit one), and a link in place of a planned file.
+    let account = out.join("aws/281031839323");
+    std::os::unix::fs::symlink(&victim, account.join(".apply.sh.crossfed-new")).unwrap();
+    let policy = account.join("roles/shared-data-reader/trust-policy.json");
+    std::fs::remove_file(&policy).unwrap();
+    std::os::unix::fs::symlink(&secret, &policy).unwrap();
+
+    let checked = check(&changed, &out);
+    assert_eq!(checked.status.code(), Some(1));
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert!(
+        !printed.contains("s3cret"),
+        "check printed a link's target: {printed}"
+    );
+
+    let rendered = crossfed(&["render", &changed, "--quiet"], &out, None);
+    assert!(
+        rendered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rendered.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "#!/bin/sh\necho mine\n"
+    );
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "s3cret\n");
+    assert!(
+        !std::fs::symlink_metadata(&policy)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(!account.join(".apply.sh.crossfed-new").exists());
+    assert_eq!(check(&changed, &out).status.code(), Some(0));
+}
