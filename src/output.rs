@@ -334,10 +334,7 @@ fn in_parallel<T: Sync, R: Send>(
     };
     let mut done: Vec<(usize, Result<R, OutputError>)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads).map(|_| scope.spawn(worker)).collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
+        workers.into_iter().flat_map(crate::plan::join).collect()
     });
     // Without a failure every item ran; with one, the first error in item order wins.
     done.sort_unstable_by_key(|(n, _)| *n);
@@ -1253,7 +1250,8 @@ const MAX_DIFF_READ: u64 = 64 * 1024 * 1024;
 /// The bytes of the regular file at `path`, when it is one and at most [`MAX_DIFF_READ`] long.
 fn read_for_diff(path: &Path) -> Result<Option<Vec<u8>>, OutputError> {
     match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_file() && meta.len() <= MAX_DIFF_READ => read_regular(path),
+        // A regular file, already seen: read it directly (`read_regular` would `lstat` again).
+        Ok(meta) if meta.is_file() && meta.len() <= MAX_DIFF_READ => read_existing(path),
         Ok(_) => Ok(None),
         Err(e) if not_found(&e) => Ok(None),
         Err(source) => Err(OutputError::Io {

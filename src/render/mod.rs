@@ -163,14 +163,7 @@ pub fn render(plan: &Plan, options: &RenderOptions) -> Result<FilePlan, RenderEr
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|handle| {
-                handle
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
+        handles.into_iter().map(crate::plan::join).collect()
     });
     let mut files = FilePlan::new();
     for result in results {
