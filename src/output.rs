@@ -238,7 +238,13 @@ pub fn with_manifest(mut plan: FilePlan, spec_name: &str, spec_source: &str) -> 
         spec_sha256: sha256(spec_source.as_bytes()),
         files: plan
             .iter()
-            .map(|(path, file)| (path.clone(), sha256(file.content.as_bytes())))
+            .map(|(path, file)| {
+                let digest = file
+                    .digest
+                    .clone()
+                    .unwrap_or_else(|| sha256(file.content.as_bytes()));
+                (path.clone(), digest)
+            })
             .collect(),
     };
     plan.insert(
@@ -261,6 +267,8 @@ struct Planned<'a> {
     relative: &'a str,
     content: &'a str,
     executable: bool,
+    /// Found on disk by [`Held::settle`], content released.
+    held: bool,
 }
 
 /// The only place that reads [`FilePlan`] entries; the mode is the one the plan recorded.
@@ -270,6 +278,7 @@ fn planned(plan: &FilePlan) -> Vec<Planned<'_>> {
             relative,
             content: &file.content,
             executable: file.mode == Mode::Executable,
+            held: file.held,
         })
         .collect()
 }
@@ -951,7 +960,11 @@ fn scan<'a>(dir: &Path, plan: &'a FilePlan) -> Result<Scan<'a>, OutputError> {
     let manifest = read_manifest(dir)?.unwrap_or_default();
     let files = planned(plan);
     let states = in_parallel(&files, |_, file| {
-        on_disk(&dir.join(file.relative), file.content.as_bytes())
+        if file.held {
+            Ok(OnDisk::Same)
+        } else {
+            on_disk(&dir.join(file.relative), file.content.as_bytes())
+        }
     })?;
     // Only the paths that will be written, deleted or shown in a diff: an up-to-date tree
     // costs nothing here.
@@ -1003,10 +1016,97 @@ pub fn write(
     fault: Fault,
     force: bool,
 ) -> Result<Summary, OutputError> {
-    // One writer at a time: the state directory first, so there is something to lock.
-    create_dir_durably(&dir.join(STATE_DIR))?;
-    let _lock = lock(dir, true)?;
-    recover(dir)?;
+    Held::for_writing(dir)?.write(plan, fault, force)
+}
+
+/// The output directory under its lock, for as long as this lives: exclusive for writing (after
+/// an interrupted render was finished or undone), shared for reading. What [`Held::settle`]
+/// finds on disk stays true until it is dropped, since every writer takes the lock.
+#[derive(Debug)]
+pub struct Held<'a> {
+    dir: &'a Path,
+    _lock: Option<Lock>,
+}
+
+impl<'a> Held<'a> {
+    /// Locks `dir` for writing, creating its state directory (so that there is something to
+    /// lock), and finishes or undoes an interrupted render ([`recover`]).
+    ///
+    /// # Errors
+    /// As [`lock`] and [`recover`].
+    pub fn for_writing(dir: &'a Path) -> Result<Self, OutputError> {
+        create_dir_durably(&dir.join(STATE_DIR))?;
+        let lock = lock(dir, true)?;
+        recover(dir)?;
+        Ok(Held { dir, _lock: lock })
+    }
+
+    /// Locks `dir` for reading: not in the middle of a render's commit.
+    ///
+    /// # Errors
+    /// As [`lock`].
+    pub fn for_reading(dir: &'a Path) -> Result<Self, OutputError> {
+        Ok(Held {
+            dir,
+            _lock: lock(dir, false)?,
+        })
+    }
+
+    /// Hashes every file of `part` and releases the content of those the directory already holds
+    /// byte for byte (regular files, compared without following a link), marking them
+    /// [`PlannedFile::held`](crate::render::PlannedFile::held). Best effort: a file that cannot
+    /// be compared keeps its content, and the scan of [`Held::write`] or [`Held::diff`] meets
+    /// the error again and reports it.
+    pub fn settle(&self, part: &mut FilePlan) {
+        for (relative, file) in part.iter_mut() {
+            if file.held {
+                continue;
+            }
+            file.digest
+                .get_or_insert_with(|| sha256(file.content.as_bytes()));
+            if plain_relative(relative)
+                && matches!(
+                    on_disk(&self.dir.join(relative), file.content.as_bytes()),
+                    Ok(OnDisk::Same)
+                )
+            {
+                file.content = String::new();
+                file.held = true;
+            }
+        }
+    }
+
+    /// [`write`], under this lock.
+    ///
+    /// # Errors
+    /// As [`write`].
+    ///
+    /// # Panics
+    /// As [`write`].
+    pub fn write(
+        &self,
+        plan: &FilePlan,
+        fault: Fault,
+        force: bool,
+    ) -> Result<Summary, OutputError> {
+        write_held(self.dir, plan, fault, force)
+    }
+
+    /// [`diff`], under this lock.
+    ///
+    /// # Errors
+    /// As [`diff`].
+    pub fn diff(&self, plan: &FilePlan) -> Result<Vec<Change>, OutputError> {
+        diff_held(self.dir, plan)
+    }
+}
+
+fn write_held(
+    dir: &Path,
+    plan: &FilePlan,
+    fault: Fault,
+    force: bool,
+) -> Result<Summary, OutputError> {
     let scan = scan(dir, plan)?;
     let mut summary = Summary::default();
     let mut to_write = Vec::new();
@@ -1183,8 +1283,10 @@ pub struct Change {
 /// # Errors
 /// When the manifest or a file cannot be read.
 pub fn diff(dir: &Path, plan: &FilePlan) -> Result<Vec<Change>, OutputError> {
-    // Not in the middle of a render's commit.
-    let _lock = lock(dir, false)?;
+    Held::for_reading(dir)?.diff(plan)
+}
+
+fn diff_held(dir: &Path, plan: &FilePlan) -> Result<Vec<Change>, OutputError> {
     let scan = scan(dir, plan)?;
     let mut changes = Vec::new();
     for (file, state) in &scan.files {

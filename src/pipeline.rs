@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use crate::diag::Report;
+use crate::plan::Plan;
 use crate::render::{FilePlan, RenderError, RenderOptions};
 
 /// Why a spec could not be turned into files.
@@ -95,8 +96,7 @@ fn relative(to: &Path, from: &Path) -> String {
 /// [`PipelineError::Invalid`] with every problem of an invalid spec; [`PipelineError::Render`]
 /// on a crossfed bug.
 pub fn plan_files(spec: SpecText<'_>) -> Result<FilePlan, PipelineError> {
-    let files = render_files(spec)?;
-    Ok(crate::output::with_manifest(files, spec.name, spec.source))
+    files_of(&plan(spec)?, spec, &|_| {})
 }
 
 /// Every generated file of `spec`, without the manifest (which only records them).
@@ -104,11 +104,36 @@ pub fn plan_files(spec: SpecText<'_>) -> Result<FilePlan, PipelineError> {
 /// # Errors
 /// As [`plan_files`].
 pub fn render_files(spec: SpecText<'_>) -> Result<FilePlan, PipelineError> {
-    let plan = crate::validate::validate(spec.file, spec.source).map_err(PipelineError::Invalid)?;
-    let options = RenderOptions {
+    Ok(crate::render::render(&plan(spec)?, &options(spec))?)
+}
+
+/// Validates `spec` into its [`Plan`]: the first half of [`plan_files`], for callers that must
+/// do something between validating and rendering (the CLI locks the output directory).
+///
+/// # Errors
+/// [`PipelineError::Invalid`] with every problem of an invalid spec.
+pub fn plan(spec: SpecText<'_>) -> Result<Plan, PipelineError> {
+    crate::validate::validate(spec.file, spec.source).map_err(PipelineError::Invalid)
+}
+
+/// The second half of [`plan_files`]: every file of the validated `plan` of `spec`, manifest
+/// included, handing each rendered part to `each_part` (see [`crate::render::render_with`]).
+///
+/// # Errors
+/// [`PipelineError::Render`] on a crossfed bug.
+pub fn files_of(
+    plan: &Plan,
+    spec: SpecText<'_>,
+    each_part: &(dyn Fn(&mut FilePlan) + Sync),
+) -> Result<FilePlan, PipelineError> {
+    let files = crate::render::render_with(plan, &options(spec), each_part)?;
+    Ok(crate::output::with_manifest(files, spec.name, spec.source))
+}
+
+fn options(spec: SpecText<'_>) -> RenderOptions {
+    RenderOptions {
         spec_name: spec.name.to_owned(),
-    };
-    Ok(crate::render::render(&plan, &options)?)
+    }
 }
 
 #[cfg(test)]

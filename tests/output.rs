@@ -575,6 +575,71 @@ fn a_large_plan_round_trips() {
     );
 }
 
+#[test]
+fn settling_releases_only_what_the_directory_holds_and_changes_nothing_else() {
+    use crossfed::output::{self, Fault, Held};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let plan = output::with_manifest(large_plan(500, ""), "large.yaml", "large");
+    output::write(&out, &plan, Fault::None, false).unwrap();
+
+    // Next: every 7th file edited (same length), one file swapped for a link to a file holding
+    // the planned bytes, one removed.
+    let mut next = large_plan(500, "");
+    let mut edited = Vec::new();
+    for (path, file) in next.iter_mut().step_by(7) {
+        file.content = file.content.replacen("# file", "# File", 1);
+        edited.push(path.clone());
+    }
+    let linked = "group-001/item-00001/apply.sh";
+    let decoy = dir.path().join("decoy.sh");
+    std::fs::write(&decoy, &next[linked].content).unwrap();
+    std::fs::remove_file(out.join(linked)).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&decoy, out.join(linked)).unwrap();
+    let removed = "group-002/item-00002/policy.json";
+    std::fs::remove_file(out.join(removed)).unwrap();
+
+    let unsettled = output::with_manifest(next.clone(), "large.yaml", "large");
+    let held = Held::for_writing(&out).unwrap();
+    held.settle(&mut next);
+    let settled = output::with_manifest(next.clone(), "large.yaml", "large");
+    assert_eq!(
+        settled[".crossfed/manifest.json"], unsettled[".crossfed/manifest.json"],
+        "the manifest hashes what was released"
+    );
+    for (path, file) in &next {
+        let must_keep = edited.contains(path) || path == removed || (cfg!(unix) && path == linked);
+        assert_eq!(file.held, !must_keep, "{path}");
+        assert_eq!(file.content.is_empty(), !must_keep, "{path}");
+        assert!(file.digest.is_some(), "{path}");
+    }
+    // Settled or not, the diff and the write are the same.
+    let diff = |plan| {
+        held.diff(plan)
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.path, c.kind, c.diff))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(diff(&settled), diff(&unsettled));
+    assert_eq!(
+        diff(&settled).len(),
+        edited.len() + 2 + usize::from(cfg!(unix))
+    );
+    let summary = held.write(&settled, Fault::None, true).unwrap();
+    assert_eq!(
+        summary.unchanged,
+        500 - edited.len() - 1 - usize::from(cfg!(unix))
+    );
+    drop(held);
+    assert!(output::diff(&out, &unsettled).unwrap().is_empty());
+    assert_eq!(
+        std::fs::read(&decoy).unwrap(),
+        unsettled[linked].content.as_bytes()
+    );
+}
+
 /// Adds `path` (with any hash) to the manifest of `out`, as a malicious commit could.
 fn own_in_manifest(out: &Path, path: &str) {
     let manifest = out.join(".crossfed/manifest.json");

@@ -28,8 +28,8 @@ pub struct CheckArgs {
 /// # Errors
 /// When the spec or the output cannot be read.
 pub fn run(args: &CheckArgs) -> Result<Outcome, Failure> {
-    let plan = match plan_spec(&args.spec, &args.output)? {
-        Planned::Plan(plan) => plan,
+    let spec = match plan_spec(&args.spec, &args.output)? {
+        Planned::Plan(spec) => spec,
         Planned::Invalid(report) => {
             // The format asked for, on stdout, whatever went wrong.
             match args.format {
@@ -59,8 +59,15 @@ pub fn run(args: &CheckArgs) -> Result<Outcome, Failure> {
         );
         return Ok(Outcome::Findings);
     }
-    let changes =
-        crossfed::output::diff(&args.output, &plan).map_err(|e| Failure::Refused(e.to_string()))?;
+    // Not in the middle of a render's commit, from before the tree is compared until the end.
+    let held = crossfed::output::Held::for_reading(&args.output)
+        .map_err(|e| Failure::Refused(e.to_string()))?;
+    let plan = spec.files(&held)?;
+    let changes = held
+        .diff(&plan)
+        .map_err(|e| Failure::Refused(e.to_string()))?;
+    super::discard(plan);
+    super::discard(spec);
     if args.format == super::Format::Json {
         super::out_line(format_args!(
             "{}",

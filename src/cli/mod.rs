@@ -16,6 +16,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crossfed::render::FilePlan;
+
 /// Render cross-cloud workload identity federation (GKE/GCE → AWS, EKS/EC2 → GCP) from one spec.
 ///
 /// crossfed reads a declarative YAML spec of clouds, clusters, service accounts, roles and
@@ -93,20 +95,46 @@ pub const DEFAULT_SPEC: &str = "crossfed.yaml";
 /// The default output directory.
 pub const DEFAULT_OUTPUT: &str = "crossfed-out";
 
-/// A spec turned into the full output tree, or the rendered report of why it could not be.
+/// A spec validated into its plan, or the rendered report of why it could not be.
 #[derive(Debug)]
 pub enum Planned {
-    /// Every file `render` writes, manifest included.
-    Plan(crossfed::render::FilePlan),
+    /// The spec is valid.
+    Plan(Box<Validated>),
     /// The spec is invalid: every problem, located.
     Invalid(crossfed::diag::Report),
 }
 
-/// Reads the spec at `path` and plans its files ([`crossfed::pipeline::plan_files`]), naming the
-/// spec relative to the `output` directory ([`crossfed::pipeline::spec_name`]).
+/// A valid spec and its plan, ready to render once the output directory is held.
+#[derive(Debug)]
+pub struct Validated {
+    file: String,
+    name: String,
+    source: String,
+    plan: crossfed::plan::Plan,
+}
+
+impl Validated {
+    /// Every file `render` writes, manifest included ([`crossfed::pipeline::files_of`]),
+    /// releasing as it goes the content of every file `held` already holds.
+    ///
+    /// # Errors
+    /// On a template bug.
+    pub fn files(&self, held: &crossfed::output::Held<'_>) -> Result<FilePlan, Failure> {
+        let spec = crossfed::pipeline::SpecText {
+            file: &self.file,
+            name: &self.name,
+            source: &self.source,
+        };
+        crossfed::pipeline::files_of(&self.plan, spec, &|part| held.settle(part))
+            .map_err(|e| Failure::Refused(e.to_string()))
+    }
+}
+
+/// Reads the spec at `path` and validates it into its plan ([`crossfed::pipeline::plan`]),
+/// naming the spec relative to the `output` directory ([`crossfed::pipeline::spec_name`]).
 ///
 /// # Errors
-/// When the spec cannot be read or a template fails.
+/// When the spec cannot be read.
 pub fn plan_spec(path: &Path, output: &Path) -> Result<Planned, Failure> {
     let source = read_spec(path)?;
     let file = path.display().to_string();
@@ -116,8 +144,13 @@ pub fn plan_spec(path: &Path, output: &Path) -> Result<Planned, Failure> {
         name: &name,
         source: &source,
     };
-    match crossfed::pipeline::plan_files(spec) {
-        Ok(files) => Ok(Planned::Plan(files)),
+    match crossfed::pipeline::plan(spec) {
+        Ok(plan) => Ok(Planned::Plan(Box::new(Validated {
+            file,
+            name,
+            source,
+            plan,
+        }))),
         Err(crossfed::pipeline::PipelineError::Invalid(report)) => Ok(Planned::Invalid(report)),
         Err(e) => Err(Failure::Refused(e.to_string())),
     }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crossfed::output::{Fault, OutputError};
+use crossfed::output::{Fault, Held, OutputError};
 
 use super::{DEFAULT_OUTPUT, DEFAULT_SPEC, Failure, Outcome, Planned, plan_spec};
 
@@ -33,8 +33,8 @@ pub struct RenderArgs {
 /// # Errors
 /// When the spec cannot be read or the output cannot be written.
 pub fn run(args: &RenderArgs) -> Result<Outcome, Failure> {
-    let plan = match plan_spec(&args.spec, &args.output)? {
-        Planned::Plan(plan) => plan,
+    let spec = match plan_spec(&args.spec, &args.output)? {
+        Planned::Plan(spec) => spec,
         Planned::Invalid(report) => {
             eprint!("{}", report.to_text());
             return Ok(Outcome::Findings);
@@ -45,13 +45,17 @@ pub fn run(args: &RenderArgs) -> Result<Outcome, Failure> {
         .ok()
         .and_then(|f| Fault::parse(&f))
         .unwrap_or_default();
-    let summary =
-        crossfed::output::write(&args.output, &plan, fault, args.force).map_err(|e| match e {
+    // One writer at a time, from before the tree is compared until it is committed.
+    let held = Held::for_writing(&args.output).map_err(|e| Failure::Refused(e.to_string()))?;
+    let plan = spec.files(&held)?;
+    // The plan is not needed to write, and the memory it frees is reused by the writer.
+    drop(spec);
+    let summary = held.write(&plan, fault, args.force).map_err(|e| match e {
             OutputError::NotOwned { .. } => Failure::Refused(format!(
                 "{e}\n  help: move the file away, or render into another directory"
             )),
             OutputError::HandEdited { ref paths } => {
-                show_edits(&args.output, &plan, paths);
+                show_edits(&held, &plan, paths);
                 Failure::Refused(format!(
                     "{e}\n  help: carry the change into the spec (the edits are shown above), or run `crossfed render {} -o {} --force` to discard them",
                     args.spec.display(),
@@ -60,6 +64,7 @@ pub fn run(args: &RenderArgs) -> Result<Outcome, Failure> {
             }
             other => Failure::Refused(other.to_string()),
         })?;
+    super::discard(plan);
     if args.quiet {
         return Ok(Outcome::Success);
     }
@@ -82,8 +87,8 @@ pub fn run(args: &RenderArgs) -> Result<Outcome, Failure> {
 }
 
 /// Prints, on stdout, what `render` would undo in each of the hand-edited `paths`.
-fn show_edits(output: &std::path::Path, plan: &crossfed::render::FilePlan, paths: &[String]) {
-    let Ok(changes) = crossfed::output::diff(output, plan) else {
+fn show_edits(held: &Held<'_>, plan: &crossfed::render::FilePlan, paths: &[String]) {
+    let Ok(changes) = held.diff(plan) else {
         return;
     };
     for change in changes.iter().filter(|c| paths.contains(&c.path)) {

@@ -54,6 +54,12 @@ pub struct PlannedFile {
     /// repeats. (A vector: most files serve one federation, and an organisation's tree has tens
     /// of thousands of files, where a set per file would cost megabytes.)
     pub federations: Vec<String>,
+    /// The sha256 of the content, once computed (by [`crate::output::settle`], on a rendering
+    /// thread, so the manifest need not hash the tree again).
+    pub digest: Option<String>,
+    /// The output directory was found to hold exactly this file, under its lock, and the content
+    /// was released (left empty) to save memory: writers leave the file as it is.
+    pub held: bool,
 }
 
 impl PlannedFile {
@@ -68,6 +74,8 @@ impl PlannedFile {
                 names.dedup();
                 names
             },
+            digest: None,
+            held: false,
         }
     }
 
@@ -133,15 +141,32 @@ pub enum RenderError {
 /// # Errors
 /// [`RenderError::Template`] on a template bug.
 pub fn render(plan: &Plan, options: &RenderOptions) -> Result<FilePlan, RenderError> {
-    type Job<'a> = Box<dyn FnOnce(&mut FilePlan) -> Result<(), RenderError> + Send + 'a>;
+    render_with(plan, options, &|_| {})
+}
+
+/// [`render`], handing each part of the tree to `each_part` as soon as it is rendered, on the
+/// thread that rendered it: the CLI releases there the content of every file the output
+/// directory already holds ([`crate::output::settle`]), so an organisation's tree is never whole
+/// in memory when little of it changed.
+///
+/// # Errors
+/// As [`render`].
+pub fn render_with(
+    plan: &Plan,
+    options: &RenderOptions,
+    each_part: &(dyn Fn(&mut FilePlan) + Sync),
+) -> Result<FilePlan, RenderError> {
+    type Job<'a> = Box<dyn Fn(&mut FilePlan) -> Result<(), RenderError> + Send + Sync + 'a>;
     lint_credential_configs(plan)?;
     let header = Header::new(&options.spec_name);
     let header = &header;
     // Renderers are pure and write disjoint paths, so they run on threads; the Kubernetes files,
-    // most of the output, are split by namespace. The merged map is ordered by path, so the
-    // result does not depend on which thread finished first.
+    // most of the output, are split by namespace into more parts than threads, so that few
+    // parts are in memory before `each_part` has seen them. The merged map is ordered by path,
+    // so the result does not depend on which thread finished first.
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let parts = threads.clamp(1, 8);
+    let threads = threads.clamp(1, 8);
+    let parts = threads * 8;
     let mut jobs: Vec<Job<'_>> = vec![
         Box::new(move |files| aws::render(plan, header, files)),
         Box::new(move |files| gcp::render(plan, header, files)),
@@ -153,17 +178,22 @@ pub fn render(plan: &Plan, options: &RenderOptions) -> Result<FilePlan, RenderEr
             Ok(())
         }));
     }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let worker = || {
+        let mut done = Vec::new();
+        while let Some(job) = jobs.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+            let mut files = FilePlan::new();
+            let result = job(&mut files).map(|()| {
+                each_part(&mut files);
+                files
+            });
+            done.push(result);
+        }
+        done
+    };
     let results: Vec<Result<FilePlan, RenderError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = jobs
-            .into_iter()
-            .map(|job| {
-                scope.spawn(move || {
-                    let mut files = FilePlan::new();
-                    job(&mut files).map(|()| files)
-                })
-            })
-            .collect();
-        handles.into_iter().map(crate::plan::join).collect()
+        let handles: Vec<_> = (0..threads).map(|_| scope.spawn(worker)).collect();
+        handles.into_iter().flat_map(crate::plan::join).collect()
     });
     let mut files = FilePlan::new();
     for result in results {
@@ -179,6 +209,11 @@ pub fn render(plan: &Plan, options: &RenderOptions) -> Result<FilePlan, RenderEr
     }
     // The summary lists every other file, so it comes last.
     summary::render(plan, header, &mut files)?;
+    if let Some(readme) = files.remove_entry(summary::PATH) {
+        let mut part = FilePlan::from([readme]);
+        each_part(&mut part);
+        files.append(&mut part);
+    }
     no_case_collisions(&files)?;
     Ok(files)
 }

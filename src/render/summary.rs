@@ -318,6 +318,9 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
+/// Where the summary goes, relative to the output directory.
+pub const PATH: &str = "README.md";
+
 /// Adds `README.md` to `plan`.
 ///
 /// # Errors
@@ -347,10 +350,7 @@ pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan) -> Result<(), 
         accepted,
     };
     text.push_str(&templates::render(TEMPLATE_SUMMARY_TAIL, &tail)?);
-    files.insert(
-        "README.md".to_owned(),
-        PlannedFile::data(text, &BTreeSet::new()),
-    );
+    files.insert(PATH.to_owned(), PlannedFile::data(text, &BTreeSet::new()));
     Ok(())
 }
 

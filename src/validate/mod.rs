@@ -97,7 +97,10 @@ fn run(file: &str, source: &str, notes: bool) -> Result<(Plan, Report), Report> 
             return Err(report(vec![d]));
         }
     };
-    match semantic::check(&raw, &mut diagnostics) {
+    let spec = semantic::check(&raw, &mut diagnostics);
+    // The raw spec is as large as the model; the plan is built without it.
+    drop(raw);
+    match spec {
         Some(spec) if diagnostics.is_empty() => {
             // Limits of the grouped artifacts (policy sizes, ...): a spec that validates renders.
             let plan = plan::build(spec);
