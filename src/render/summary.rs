@@ -224,7 +224,6 @@ struct SummaryHead<'a> {
 /// templates/summary-tail.md.tera.
 #[derive(Debug, Serialize)]
 struct SummaryTail {
-    mermaid: String,
     /// Empty unless the spec accepts a security rule: the section is then left out entirely.
     accepted: Vec<AcceptedRow>,
 }
@@ -263,8 +262,8 @@ fn md_cell(text: &str) -> String {
 /// organisation's table has tens of thousands of rows, and a template context and output buffer
 /// of that size cost several times the table (measured: 60 MB for a 12 MB table). Labels go
 /// through [`md_cell`]; names and paths are validated (DNS labels, role names), and none holds a
-/// line break.
-fn table_rows(spec: &Spec, files: &FilePlan, out: &mut String) {
+/// line break. Reserves room for the rows and `then` more bytes (what follows the table).
+fn table_rows(spec: &Spec, files: &FilePlan, out: &mut String, then: usize) {
     let by_federation = files_by_federation(files);
     let rows: Vec<_> = spec
         .federations
@@ -290,7 +289,7 @@ fn table_rows(spec: &Spec, files: &FilePlan, out: &mut String) {
             cells.iter().map(String::len).sum::<usize>() + 16 + links
         })
         .sum();
-    out.reserve(size);
+    out.reserve(size + then);
     for ([name, source, method, target], files) in rows {
         let _ = write!(out, "| `{name}` | {source} | {method} | {target} | ");
         for (i, file) in files.into_iter().flatten().enumerate() {
@@ -333,7 +332,6 @@ pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan) -> Result<(), 
             header: header.text(),
         },
     )?;
-    table_rows(spec, files, &mut text);
     let accepted = spec
         .federations
         .iter()
@@ -345,11 +343,22 @@ pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan) -> Result<(), 
             })
         })
         .collect();
-    let tail = SummaryTail {
-        mermaid: mermaid(spec),
-        accepted,
-    };
-    text.push_str(&templates::render(TEMPLATE_SUMMARY_TAIL, &tail)?);
+    let tail = templates::render(TEMPLATE_SUMMARY_TAIL, &SummaryTail { accepted })?;
+    // The table and the chart are most of an organisation's README: written straight into one
+    // buffer of the final size, not through a template.
+    let chart = mermaid(spec);
+    let chart_head = "\n## Trust chain\n\n```mermaid\n";
+    let chart_tail = "```\n";
+    table_rows(
+        spec,
+        files,
+        &mut text,
+        chart_head.len() + chart.len() + chart_tail.len() + tail.len(),
+    );
+    text.push_str(chart_head);
+    text.push_str(&chart);
+    text.push_str(chart_tail);
+    text.push_str(&tail);
     files.insert(PATH.to_owned(), PlannedFile::data(text, &BTreeSet::new()));
     Ok(())
 }
