@@ -8,12 +8,16 @@
 //! the manifest, journal or staging list must be relative and made of plain names (no `..`, no
 //! root), or the file is reported corrupt; and a symlink is never followed, neither `.crossfed/`
 //! itself nor any directory on the way to a file crossfed writes, deletes or shows in a diff
-//! (`render` and `check` stop with an error naming it).
+//! (`render` and `check` stop with an error naming it). Every file operation goes through
+//! directory handles opened without following a link ([`beneath`]: `openat` with `O_NOFOLLOW`,
+//! `mkdirat`, `renameat`, `unlinkat`), so a directory swapped for a link after it was checked is
+//! not followed either.
 //!
 //! # Comparing
 //!
-//! `render` and `check` share one comparison (`scan`): every planned file is looked up with
-//! `lstat`, and read only when it is a regular file of the planned length, then compared byte
+//! `render` and `check` share one comparison (`scan`, or [`Held::settle`] while rendering):
+//! every planned file is looked up with `fstatat` (not following a link), and read only when it
+//! is a regular file of the planned length, then compared byte
 //! for byte (a hand edit that keeps the length is still caught). A symlink, FIFO or socket at a
 //! planned path is never followed nor read: it simply is not the planned file. The lookups run on
 //! a pool of `IO_THREADS` scoped threads. The mode of a file is not compared.
@@ -87,6 +91,9 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
 use crate::render::{FilePlan, Mode, PlannedFile};
+
+mod beneath;
+use beneath::{Kind, Walker};
 
 /// Folder of crossfed's own state inside the output directory.
 pub const STATE_DIR: &str = ".crossfed";
@@ -290,6 +297,19 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
     }
 }
 
+/// An I/O error on `relative` beneath `dir`: a symlink met on the way is reported as one.
+fn fail<'a>(dir: &'a Path, relative: &'a Path) -> impl FnOnce(std::io::Error) -> OutputError + 'a {
+    move |source| match beneath::link_of(&source) {
+        Some(link) => OutputError::Symlink {
+            path: dir.join(link),
+        },
+        None => OutputError::Io {
+            path: dir.join(relative),
+            source,
+        },
+    }
+}
+
 fn not_found(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::NotFound
 }
@@ -310,30 +330,38 @@ fn parent_of(path: &Path) -> PathBuf {
     }
 }
 
+/// The directory holding `relative`, relative too (empty for the output directory itself).
+fn parent_relative(relative: &Path) -> &Path {
+    relative.parent().unwrap_or_else(|| Path::new(""))
+}
+
 /// Runs `task` on every item on up to [`IO_THREADS`] scoped threads and returns the results in
 /// item order, or the error of the lowest-numbered item that failed. After a failure no new item
 /// is started, so which items ran is not deterministic; when only one item can fail (an
 /// injected fault), which error is returned is.
 fn in_parallel<T: Sync, R: Send>(
+    dir: &Path,
     items: &[T],
-    task: impl Fn(usize, &T) -> Result<R, OutputError> + Sync,
+    task: impl Fn(&mut Walker<'_>, usize, &T) -> Result<R, OutputError> + Sync,
 ) -> Result<Vec<R>, OutputError> {
     let threads = IO_THREADS.min(items.len());
     if threads <= 1 {
+        let mut walker = Walker::new(dir);
         return items
             .iter()
             .enumerate()
-            .map(|(n, item)| task(n, item))
+            .map(|(n, item)| task(&mut walker, n, item))
             .collect();
     }
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let worker = || {
         let mut done = Vec::new();
+        let mut walker = Walker::new(dir);
         while !failed.load(Ordering::Relaxed) {
             let n = next.fetch_add(1, Ordering::Relaxed);
             let Some(item) = items.get(n) else { break };
-            let result = task(n, item);
+            let result = task(&mut walker, n, item);
             if result.is_err() {
                 failed.store(true, Ordering::Relaxed);
             }
@@ -355,11 +383,11 @@ fn in_parallel<T: Sync, R: Send>(
 /// # Errors
 /// When it exists but cannot be read or parsed.
 pub fn read_manifest(dir: &Path) -> Result<Option<Manifest>, OutputError> {
-    let path = dir.join(MANIFEST);
-    not_a_symlink(&dir.join(STATE_DIR))?;
-    let Some(bytes) = read_existing(&path)? else {
+    not_a_symlink(dir, STATE_DIR)?;
+    let Some(bytes) = read_existing(&mut Walker::new(dir), dir, Path::new(MANIFEST))? else {
         return Ok(None);
     };
+    let path = dir.join(MANIFEST);
     let manifest: Manifest = parse_state(&path, &bytes)?;
     check_paths(&path, manifest.files.keys())?;
     Ok(Some(manifest))
@@ -394,6 +422,7 @@ fn check_paths<'a>(
 /// anywhere), and the missing ones are noted for staging to create.
 struct Parents<'a> {
     dir: &'a Path,
+    walker: Walker<'a>,
     seen: BTreeSet<PathBuf>,
     missing: BTreeSet<PathBuf>,
 }
@@ -402,6 +431,7 @@ impl<'a> Parents<'a> {
     fn new(dir: &'a Path) -> Self {
         Parents {
             dir,
+            walker: Walker::new(dir),
             seen: BTreeSet::new(),
             missing: BTreeSet::new(),
         }
@@ -413,16 +443,17 @@ impl<'a> Parents<'a> {
             if !self.seen.insert(parent.to_owned()) {
                 break;
             }
-            let path = self.dir.join(parent);
-            match std::fs::symlink_metadata(&path) {
-                Ok(meta) if meta.file_type().is_symlink() => {
-                    return Err(OutputError::Symlink { path });
+            match self.walker.stat(parent) {
+                Ok(meta) if meta.kind == Kind::Link => {
+                    return Err(OutputError::Symlink {
+                        path: self.dir.join(parent),
+                    });
                 }
                 Ok(_) => {}
                 Err(e) if not_found(&e) => {
                     self.missing.insert(parent.to_owned());
                 }
-                Err(source) => return Err(OutputError::Io { path, source }),
+                Err(e) => return Err(fail(self.dir, parent)(e)),
             }
             current = parent.parent();
         }
@@ -439,11 +470,11 @@ impl<'a> Parents<'a> {
     }
 }
 
-/// Refuses `path` if it is a symlink.
-fn not_a_symlink(path: &Path) -> Result<(), OutputError> {
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => Err(OutputError::Symlink {
-            path: path.to_owned(),
+/// Refuses `relative` (beneath `dir`) if it is a symlink.
+fn not_a_symlink(dir: &Path, relative: &str) -> Result<(), OutputError> {
+    match Walker::new(dir).stat(Path::new(relative)) {
+        Ok(meta) if meta.kind == Kind::Link => Err(OutputError::Symlink {
+            path: dir.join(relative),
         }),
         _ => Ok(()),
     }
@@ -456,55 +487,52 @@ const MAX_STATE_READ: u64 = 256 * 1024 * 1024;
 /// Reads a state file or a file crossfed wrote, if present. The output directory is checked in,
 /// so the path may hold anything: a symlink (to `/proc/self/environ`, say) is refused, not
 /// followed; a FIFO, device or directory, or a file past [`MAX_STATE_READ`], is refused, not read.
-fn read_existing(path: &Path) -> Result<Option<Vec<u8>>, OutputError> {
+fn read_existing(
+    walker: &mut Walker<'_>,
+    dir: &Path,
+    relative: &Path,
+) -> Result<Option<Vec<u8>>, OutputError> {
     let refuse = |message: &str| {
         Err(OutputError::Corrupt {
-            path: path.to_owned(),
+            path: dir.join(relative),
             message: message.to_owned(),
         })
     };
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => {
+    match walker.stat(relative) {
+        Ok(meta) if meta.kind == Kind::Link => {
             return Err(OutputError::Symlink {
-                path: path.to_owned(),
+                path: dir.join(relative),
             });
         }
-        Ok(meta) if !meta.is_file() => return refuse("it is not a regular file"),
-        Ok(meta) if meta.len() > MAX_STATE_READ => {
+        Ok(meta) if meta.kind != Kind::File => return refuse("it is not a regular file"),
+        Ok(meta) if meta.len > MAX_STATE_READ => {
             return refuse("it is larger than any file crossfed writes");
         }
         Ok(_) => {}
         Err(e) if not_found(&e) => return Ok(None),
-        Err(source) => {
-            return Err(OutputError::Io {
-                path: path.to_owned(),
-                source,
-            });
-        }
+        Err(e) => return Err(fail(dir, relative)(e)),
     }
-    match open_no_follow(path).and_then(|mut file| {
+    match walker.open_read(relative).and_then(|mut file| {
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map(|_| bytes)
     }) {
         Ok(bytes) => Ok(Some(bytes)),
         Err(e) if not_found(&e) => Ok(None),
-        Err(source) => Err(OutputError::Io {
-            path: path.to_owned(),
-            source,
-        }),
+        Err(e) => Err(fail(dir, relative)(e)),
     }
 }
 
 /// Reads `path` if it is a regular file; a symlink or special file is never followed nor read.
-fn read_regular(path: &Path) -> Result<Option<Vec<u8>>, OutputError> {
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_file() => read_existing(path),
+fn read_regular(
+    walker: &mut Walker<'_>,
+    dir: &Path,
+    relative: &Path,
+) -> Result<Option<Vec<u8>>, OutputError> {
+    match walker.stat(relative) {
+        Ok(meta) if meta.kind == Kind::File => read_existing(walker, dir, relative),
         Ok(_) => Ok(None),
         Err(e) if not_found(&e) => Ok(None),
-        Err(source) => Err(OutputError::Io {
-            path: path.to_owned(),
-            source,
-        }),
+        Err(e) => Err(fail(dir, relative)(e)),
     }
 }
 
@@ -516,47 +544,68 @@ fn parse_state<T: for<'de> Deserialize<'de>>(path: &Path, bytes: &[u8]) -> Resul
 }
 
 /// Removes a file; whether it was there.
-fn remove_if_exists(path: &Path) -> Result<bool, OutputError> {
-    match std::fs::remove_file(path) {
+fn remove_if_exists(
+    walker: &mut Walker<'_>,
+    dir: &Path,
+    relative: &Path,
+) -> Result<bool, OutputError> {
+    match walker.remove_file(relative) {
         Ok(()) => Ok(true),
         Err(e) if not_found(&e) => Ok(false),
-        Err(source) => Err(OutputError::Io {
-            path: path.to_owned(),
-            source,
-        }),
+        Err(e) => Err(fail(dir, relative)(e)),
     }
 }
 
-/// Creates `path` for writing, never through an existing name: `create_new` (`O_EXCL`) refuses
-/// a symlink too, so a leftover or planted `.NAME.crossfed-new` is removed, not written through.
-fn create_staged(path: &Path) -> Result<std::fs::File, OutputError> {
-    let create = || {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(path)
-    };
-    match create() {
+/// Creates `relative` for writing, never through an existing name: `O_EXCL` refuses a symlink
+/// too, so a leftover or planted `.NAME.crossfed-new` is removed, not written through.
+fn create_staged(
+    walker: &mut Walker<'_>,
+    dir: &Path,
+    relative: &Path,
+) -> Result<std::fs::File, OutputError> {
+    match walker.create_new(relative) {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            std::fs::remove_file(path).map_err(io(path))?;
-            create().map_err(io(path))
+            walker.remove_file(relative).map_err(fail(dir, relative))?;
+            walker.create_new(relative).map_err(fail(dir, relative))
         }
-        result => result.map_err(io(path)),
+        result => result.map_err(fail(dir, relative)),
     }
 }
 
 /// Writes a staged file and sets its mode, without fsync (see [`make_durable`]).
-fn write_staged(path: &Path, bytes: &[u8], executable: bool) -> Result<std::fs::File, OutputError> {
-    let mut file = create_staged(path)?;
-    file.write_all(bytes).map_err(io(path))?;
-    set_mode(&file, executable).map_err(io(path))?;
+fn write_staged(
+    walker: &mut Walker<'_>,
+    dir: &Path,
+    relative: &Path,
+    bytes: &[u8],
+    executable: bool,
+) -> Result<std::fs::File, OutputError> {
+    let mut file = create_staged(walker, dir, relative)?;
+    file.write_all(bytes).map_err(fail(dir, relative))?;
+    set_mode(&file, executable).map_err(fail(dir, relative))?;
     Ok(file)
 }
 
 /// fsyncs a directory, so that the entries created, renamed or removed in it survive a crash.
 /// A directory that is gone (removed as empty) needs nothing.
 #[cfg(unix)]
-fn fsync_dir(path: &Path) -> Result<(), OutputError> {
+fn fsync_dir(walker: &mut Walker<'_>, dir: &Path, relative: &Path) -> Result<(), OutputError> {
+    match walker.open_dir(relative) {
+        Ok(handle) => handle.sync_all().map_err(fail(dir, relative)),
+        Err(e) if not_found(&e) => Ok(()),
+        Err(e) => Err(fail(dir, relative)(e)),
+    }
+}
+
+#[cfg(not(unix))]
+fn fsync_dir(_: &mut Walker<'_>, _: &Path, _: &Path) -> Result<(), OutputError> {
+    Ok(())
+}
+
+/// fsyncs a directory given by its path: the output directory's ancestors (typed by the user,
+/// not part of the tree), when crossfed creates them.
+#[cfg(unix)]
+fn fsync_path(path: &Path) -> Result<(), OutputError> {
     match std::fs::File::open(path) {
         Ok(dir) => dir.sync_all().map_err(io(path)),
         Err(e) if not_found(&e) => Ok(()),
@@ -568,11 +617,12 @@ fn fsync_dir(path: &Path) -> Result<(), OutputError> {
 }
 
 #[cfg(not(unix))]
-fn fsync_dir(_: &Path) -> Result<(), OutputError> {
+fn fsync_path(_: &Path) -> Result<(), OutputError> {
     Ok(())
 }
 
-/// fsyncs files and directories, concurrently. Files are reopened, as keeping tens of thousands
+/// fsyncs files and directories (relative to `dir`; the empty path is `dir`), concurrently.
+/// Files are reopened, as keeping tens of thousands
 /// open would exhaust descriptors; a writeback error nobody has seen yet is still reported to a
 /// descriptor opened after it (Linux 4.16 and later). Many paths are first flushed in one batch
 /// by [`flush_filesystem`], which leaves the fsyncs little to do.
@@ -585,12 +635,15 @@ fn make_durable(
         flush_filesystem(dir);
     }
     let dirs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
-    in_parallel(files, |_, path| {
-        std::fs::File::open(path)
+    in_parallel(dir, files, |walker, _, relative| {
+        walker
+            .open_read(relative)
             .and_then(|file| file.sync_all())
-            .map_err(io(path))
+            .map_err(fail(dir, relative))
     })?;
-    in_parallel(&dirs, |_, dir| fsync_dir(dir))?;
+    in_parallel(dir, &dirs, |walker, _, relative| {
+        fsync_dir(walker, dir, relative)
+    })?;
     Ok(())
 }
 
@@ -632,7 +685,7 @@ pub struct Lock {
 pub fn lock(dir: &Path, exclusive: bool) -> Result<Option<Lock>, OutputError> {
     use rustix::fs::{FlockOperation, Mode, OFlags};
     let state = dir.join(STATE_DIR);
-    not_a_symlink(&state)?;
+    not_a_symlink(dir, STATE_DIR)?;
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let fd = match rustix::fs::open(&state, flags, Mode::empty()) {
         Ok(fd) => fd,
@@ -707,21 +760,25 @@ fn create_dir_durably(path: &Path) -> Result<Vec<PathBuf>, OutputError> {
         }
     }
     for dir in &missing {
-        fsync_dir(&parent_of(dir))?;
+        fsync_path(&parent_of(dir))?;
     }
     Ok(missing)
 }
 
-/// Writes `bytes` to `path` durably through a staged sibling and a rename.
-fn replace_atomically(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
-    let parent = parent_of(path);
-    create_dir_durably(&parent)?;
-    let staged = staged_path(path);
-    write_staged(&staged, bytes, false)?
+/// Writes `bytes` to the state file `relative` (in `.crossfed/`) durably, through a staged
+/// sibling and a rename.
+fn replace_atomically(dir: &Path, relative: &str, bytes: &[u8]) -> Result<(), OutputError> {
+    create_dir_durably(&dir.join(STATE_DIR))?;
+    let relative = Path::new(relative);
+    let staged = staged_path(relative);
+    let mut walker = Walker::new(dir);
+    write_staged(&mut walker, dir, &staged, bytes, false)?
         .sync_all()
-        .map_err(io(&staged))?;
-    std::fs::rename(&staged, path).map_err(io(path))?;
-    fsync_dir(&parent)
+        .map_err(fail(dir, &staged))?;
+    walker
+        .rename(&staged, relative)
+        .map_err(fail(dir, relative))?;
+    fsync_dir(&mut walker, dir, parent_relative(relative))
 }
 
 /// The state file an interrupted `render` left (its journal or staging list), if any: `check`
@@ -731,10 +788,11 @@ fn replace_atomically(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
 /// # Errors
 /// When `.crossfed` is a symlink.
 pub fn interrupted(dir: &Path) -> Result<Option<&'static str>, OutputError> {
-    not_a_symlink(&dir.join(STATE_DIR))?;
+    not_a_symlink(dir, STATE_DIR)?;
+    let mut walker = Walker::new(dir);
     Ok([JOURNAL, STAGING]
         .into_iter()
-        .find(|state| std::fs::symlink_metadata(dir.join(state)).is_ok()))
+        .find(|state| walker.stat(Path::new(state)).is_ok()))
 }
 
 /// Finishes a commit that was interrupted (journal present), or undoes a staging that was
@@ -745,10 +803,11 @@ pub fn interrupted(dir: &Path) -> Result<Option<&'static str>, OutputError> {
 /// When the journal or staging list is unreadable, or a file operation fails.
 pub fn recover(dir: &Path) -> Result<bool, OutputError> {
     let mut repaired = false;
-    not_a_symlink(&dir.join(STATE_DIR))?;
+    not_a_symlink(dir, STATE_DIR)?;
+    let mut walker = Walker::new(dir);
     let journal_path = dir.join(JOURNAL);
     let staging_path = dir.join(STAGING);
-    if let Some(bytes) = read_existing(&journal_path)? {
+    if let Some(bytes) = read_existing(&mut walker, dir, Path::new(JOURNAL))? {
         // The journal is written only once every staged file is durable: roll forward. A
         // staging list beside it lists files that are renamed by now; it is simply dropped.
         let journal: Journal = parse_state(&journal_path, &bytes)?;
@@ -757,16 +816,16 @@ pub fn recover(dir: &Path) -> Result<bool, OutputError> {
             journal.renames.iter().chain(&journal.deletes),
         )?;
         commit(dir, &journal, Fault::None)?;
-        remove_if_exists(&staging_path)?;
+        remove_if_exists(&mut walker, dir, Path::new(STAGING))?;
         repaired = true;
-    } else if let Some(bytes) = read_existing(&staging_path)? {
+    } else if let Some(bytes) = read_existing(&mut walker, dir, Path::new(STAGING))? {
         let staging: Staging = parse_state(&staging_path, &bytes)?;
         check_paths(&staging_path, staging.files.iter().chain(&staging.dirs))?;
         roll_back(dir, &staging)?;
         repaired = true;
     }
     for state in [JOURNAL, STAGING, MANIFEST] {
-        repaired |= remove_if_exists(&staged_path(&dir.join(state)))?;
+        repaired |= remove_if_exists(&mut walker, dir, &staged_path(Path::new(state)))?;
     }
     Ok(repaired)
 }
@@ -779,13 +838,14 @@ fn roll_back(dir: &Path, staging: &Staging) -> Result<(), OutputError> {
     for relative in staging.files.iter().chain(&staging.dirs) {
         parents.check(relative)?;
     }
+    let mut walker = Walker::new(dir);
     for relative in &staging.files {
-        remove_if_exists(&staged_path(&dir.join(relative)))?;
+        remove_if_exists(&mut walker, dir, &staged_path(Path::new(relative)))?;
     }
-    remove_if_exists(&dir.join(STAGING))?;
+    remove_if_exists(&mut walker, dir, Path::new(STAGING))?;
     for relative in staging.dirs.iter().rev() {
         // Not empty: someone put a file there since; it stays.
-        let _ = std::fs::remove_dir(dir.join(relative));
+        let _ = walker.remove_dir(Path::new(relative));
     }
     Ok(())
 }
@@ -798,22 +858,24 @@ fn commit(dir: &Path, journal: &Journal, fault: Fault) -> Result<(), OutputError
     for relative in journal.renames.iter().chain(&journal.deletes) {
         parents.check(relative)?;
     }
-    // Directories whose entries change. Counted even when the rename or deletion turns out to
-    // be done already: a crashed process may have done it without making it durable.
-    let mut touched = BTreeSet::from([dir.to_owned()]);
-    let rename = |_: usize, relative: &String| {
-        let path = dir.join(relative);
-        match std::fs::rename(staged_path(&path), &path) {
+    // Directories whose entries change (relative; the empty path is the output directory).
+    // Counted even when the rename or deletion turns out to be done already: a crashed process
+    // may have done it without making it durable.
+    let mut touched = BTreeSet::from([PathBuf::new()]);
+    let rename = |walker: &mut Walker<'_>, _: usize, relative: &String| {
+        let path = Path::new(relative);
+        match walker.rename(&staged_path(path), path) {
             // Not staged any more: renamed already, before an interruption.
             Err(e) if not_found(&e) => Ok(()),
-            result => result.map_err(io(&path)),
+            result => result.map_err(fail(dir, path)),
         }
     };
     match fault {
         // As a crash would leave it: the first n renames done, the others still staged.
         Fault::Commit(n) if n < journal.renames.len() => {
+            let mut walker = Walker::new(dir);
             for (i, relative) in journal.renames[..n].iter().enumerate() {
-                rename(i, relative)?;
+                rename(&mut walker, i, relative)?;
             }
             return Err(OutputError::Injected(format!(
                 "stopped after {n} renames of the commit"
@@ -821,35 +883,39 @@ fn commit(dir: &Path, journal: &Journal, fault: Fault) -> Result<(), OutputError
         }
         // On the pool: a rename over an existing file waits on the filesystem freeing the old
         // one, and those waits overlap.
-        _ => in_parallel(&journal.renames, rename)?,
+        _ => in_parallel(dir, &journal.renames, rename)?,
     };
-    touched.extend(journal.renames.iter().map(|r| parent_of(&dir.join(r))));
+    touched.extend(
+        journal
+            .renames
+            .iter()
+            .map(|r| parent_relative(Path::new(r)).to_owned()),
+    );
+    let mut walker = Walker::new(dir);
     for relative in &journal.deletes {
-        let path = dir.join(relative);
-        remove_if_exists(&path)?;
-        touched.insert(parent_of(&path));
-        remove_empty_parents(dir, &path, &mut touched);
+        let path = Path::new(relative);
+        remove_if_exists(&mut walker, dir, path)?;
+        touched.insert(parent_relative(path).to_owned());
+        remove_empty_parents(&mut walker, path, &mut touched);
     }
     make_durable(dir, &[], &touched)?;
-    let manifest = dir.join(MANIFEST);
-    if read_existing(&manifest)?.as_deref() != Some(journal.manifest.as_bytes()) {
-        replace_atomically(&manifest, journal.manifest.as_bytes())?;
+    if read_existing(&mut walker, dir, Path::new(MANIFEST))?.as_deref()
+        != Some(journal.manifest.as_bytes())
+    {
+        replace_atomically(dir, MANIFEST, journal.manifest.as_bytes())?;
     }
-    remove_if_exists(&dir.join(JOURNAL))?;
-    fsync_dir(&dir.join(STATE_DIR))
+    remove_if_exists(&mut walker, dir, Path::new(JOURNAL))?;
+    fsync_dir(&mut walker, dir, Path::new(STATE_DIR))
 }
 
-/// Removes the directories above a deleted `file` that are left empty, up to `dir`, and notes
-/// the directories whose entries that changes.
-fn remove_empty_parents(dir: &Path, file: &Path, touched: &mut BTreeSet<PathBuf>) {
+/// Removes the directories above a deleted `file` (relative) that are left empty, up to the
+/// output directory, and notes the directories whose entries that changes.
+fn remove_empty_parents(walker: &mut Walker<'_>, file: &Path, touched: &mut BTreeSet<PathBuf>) {
     let mut current = file.parent();
-    while let Some(parent) = current {
-        if parent == dir {
-            break;
-        }
-        match std::fs::remove_dir(parent) {
+    while let Some(parent) = current.filter(|p| !p.as_os_str().is_empty()) {
+        match walker.remove_dir(parent) {
             Ok(()) => {
-                touched.insert(parent_of(parent));
+                touched.insert(parent_relative(parent).to_owned());
             }
             // Removed already, before an interruption: its parent may be empty still.
             Err(e) if not_found(&e) => {}
@@ -872,33 +938,30 @@ enum OnDisk {
     Directory,
 }
 
-fn on_disk(path: &Path, content: &[u8]) -> Result<OnDisk, OutputError> {
-    let meta = match std::fs::symlink_metadata(path) {
+fn on_disk(
+    walker: &mut Walker<'_>,
+    dir: &Path,
+    relative: &Path,
+    content: &[u8],
+) -> Result<OnDisk, OutputError> {
+    let meta = match walker.stat(relative) {
         Ok(meta) => meta,
         Err(e) if not_found(&e) => return Ok(OnDisk::Missing),
-        Err(source) => {
-            return Err(OutputError::Io {
-                path: path.to_owned(),
-                source,
-            });
-        }
+        Err(e) => return Err(fail(dir, relative)(e)),
     };
-    if meta.is_dir() {
+    if meta.kind == Kind::Dir {
         return Ok(OnDisk::Directory);
     }
     // Only a regular file of the planned length can hold the planned bytes; anything else is
     // decided without reading it.
-    if !meta.is_file() || usize::try_from(meta.len()).ok() != Some(content.len()) {
+    if meta.kind != Kind::File || usize::try_from(meta.len).ok() != Some(content.len()) {
         return Ok(OnDisk::Differs);
     }
-    holds(path, content).or_else(|e| {
+    holds(walker, relative, content).or_else(|e| {
         if not_found(&e) {
             Ok(OnDisk::Missing)
         } else {
-            Err(OutputError::Io {
-                path: path.to_owned(),
-                source: e,
-            })
+            Err(fail(dir, relative)(e))
         }
     })
 }
@@ -907,8 +970,8 @@ fn on_disk(path: &Path, content: &[u8]) -> Result<OnDisk, OutputError> {
 /// length, holds exactly `content`. Compares as it reads, through a small buffer (no allocation
 /// the size of the file), and stops at the planned length: one `read` for most files. Opened
 /// without following a link, in case the file was swapped for one since the `lstat`.
-fn holds(path: &Path, content: &[u8]) -> std::io::Result<OnDisk> {
-    let mut file = open_no_follow(path)?;
+fn holds(walker: &mut Walker<'_>, relative: &Path, content: &[u8]) -> std::io::Result<OnDisk> {
+    let mut file = walker.open_read(relative)?;
     let mut buffer = [0_u8; 16 * 1024];
     let mut offset = 0;
     while offset < content.len() {
@@ -928,22 +991,6 @@ fn holds(path: &Path, content: &[u8]) -> std::io::Result<OnDisk> {
     Ok(OnDisk::Same)
 }
 
-/// Opens `path` for reading, failing (`ELOOP`) if its last component is a symlink.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let no_follow = i32::try_from(rustix::fs::OFlags::NOFOLLOW.bits()).unwrap_or(0);
-    std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(no_follow)
-        .open(path)
-}
-
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::File::open(path)
-}
-
 /// The output directory compared with a plan: what [`write`] acts on and [`diff`] reports.
 struct Scan<'a> {
     /// The manifest on disk (empty when there is none).
@@ -959,11 +1006,16 @@ struct Scan<'a> {
 fn scan<'a>(dir: &Path, plan: &'a FilePlan) -> Result<Scan<'a>, OutputError> {
     let manifest = read_manifest(dir)?.unwrap_or_default();
     let files = planned(plan);
-    let states = in_parallel(&files, |_, file| {
+    let states = in_parallel(dir, &files, |walker, _, file| {
         if file.held {
             Ok(OnDisk::Same)
         } else {
-            on_disk(&dir.join(file.relative), file.content.as_bytes())
+            on_disk(
+                walker,
+                dir,
+                Path::new(file.relative),
+                file.content.as_bytes(),
+            )
         }
     })?;
     // Only the paths that will be written, deleted or shown in a diff: an up-to-date tree
@@ -977,7 +1029,11 @@ fn scan<'a>(dir: &Path, plan: &'a FilePlan) -> Result<Scan<'a>, OutputError> {
     let mut stale = Vec::new();
     for relative in manifest.files.keys().filter(|p| !plan.contains_key(*p)) {
         parents.check(relative)?;
-        if std::fs::symlink_metadata(dir.join(relative)).is_ok_and(|m| !m.is_dir()) {
+        if parents
+            .walker
+            .stat(Path::new(relative))
+            .is_ok_and(|m| m.kind != Kind::Dir)
+        {
             stale.push(relative.clone());
         }
     }
@@ -1058,6 +1114,7 @@ impl<'a> Held<'a> {
     /// be compared keeps its content, and the scan of [`Held::write`] or [`Held::diff`] meets
     /// the error again and reports it.
     pub fn settle(&self, part: &mut FilePlan) {
+        let mut walker = Walker::new(self.dir);
         for (relative, file) in part.iter_mut() {
             if file.held {
                 continue;
@@ -1066,7 +1123,12 @@ impl<'a> Held<'a> {
                 .get_or_insert_with(|| sha256(file.content.as_bytes()));
             if plain_relative(relative)
                 && matches!(
-                    on_disk(&self.dir.join(relative), file.content.as_bytes()),
+                    on_disk(
+                        &mut walker,
+                        self.dir,
+                        Path::new(relative),
+                        file.content.as_bytes()
+                    ),
                     Ok(OnDisk::Same)
                 )
             {
@@ -1155,7 +1217,7 @@ fn write_held(
         // Up to date: touch nothing. Only the manifest changed (another spec name, say): one
         // atomic replace needs no journal.
         if !manifest_current {
-            replace_atomically(&dir.join(MANIFEST), manifest.as_bytes())?;
+            replace_atomically(dir, MANIFEST, manifest.as_bytes())?;
         }
         return Ok(summary);
     }
@@ -1169,8 +1231,8 @@ fn write_held(
         manifest,
     };
     let journal_text = serde_json::to_string_pretty(&journal).expect("a journal serializes");
-    replace_atomically(&dir.join(JOURNAL), journal_text.as_bytes())?;
-    remove_if_exists(&dir.join(STAGING))?;
+    replace_atomically(dir, JOURNAL, journal_text.as_bytes())?;
+    remove_if_exists(&mut Walker::new(dir), dir, Path::new(STAGING))?;
     commit(dir, &journal, fault)?;
     Ok(summary)
 }
@@ -1181,7 +1243,10 @@ fn edited_by_hand(dir: &Path, relative: &str, manifest: &Manifest) -> Result<boo
     let Some(recorded) = manifest.files.get(relative) else {
         return Ok(false);
     };
-    Ok(read_regular(&dir.join(relative))?.is_some_and(|bytes| sha256(&bytes) != *recorded))
+    Ok(
+        read_regular(&mut Walker::new(dir), dir, Path::new(relative))?
+            .is_some_and(|bytes| sha256(&bytes) != *recorded),
+    )
 }
 
 /// Stages `files` beside their destinations and makes them durable, under a staging list; or
@@ -1207,7 +1272,7 @@ fn stage(
         dirs,
     };
     let staging_text = serde_json::to_string_pretty(&staging).expect("a staging list serializes");
-    replace_atomically(&dir.join(STAGING), staging_text.as_bytes())?;
+    replace_atomically(dir, STAGING, staging_text.as_bytes())?;
     stage_files(dir, files, new_dirs, fault).inspect_err(|_| {
         // Best effort: what is left is listed, and the next run's `recover` removes it.
         let _ = roll_back(dir, &staging);
@@ -1222,31 +1287,43 @@ fn stage_files(
     new_dirs: &[String],
     fault: Fault,
 ) -> Result<(), OutputError> {
+    let mut walker = Walker::new(dir);
     for relative in new_dirs {
-        let path = dir.join(relative);
-        match std::fs::create_dir(&path) {
+        let path = Path::new(relative);
+        match walker.create_dir(path) {
             Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
-                return Err(OutputError::Io { path, source: e });
+                return Err(fail(dir, path)(e));
             }
             _ => {}
         }
     }
     let staged: Vec<PathBuf> = files
         .iter()
-        .map(|f| staged_path(&dir.join(f.relative)))
+        .map(|f| staged_path(Path::new(f.relative)))
         .collect();
-    in_parallel(files, |n, file| {
+    in_parallel(dir, files, |walker, n, file| {
         if fault == Fault::Stage(n) {
             return Err(OutputError::Injected(format!(
                 "failed while staging file {n}"
             )));
         }
-        write_staged(&staged[n], file.content.as_bytes(), file.executable).map(drop)
+        write_staged(
+            walker,
+            dir,
+            &staged[n],
+            file.content.as_bytes(),
+            file.executable,
+        )
+        .map(drop)
     })?;
     let dirs: BTreeSet<PathBuf> = staged
         .iter()
-        .map(|path| parent_of(path))
-        .chain(new_dirs.iter().map(|d| parent_of(&dir.join(d))))
+        .map(|path| parent_relative(path).to_owned())
+        .chain(
+            new_dirs
+                .iter()
+                .map(|d| parent_relative(Path::new(d)).to_owned()),
+        )
         .collect();
     make_durable(dir, &staged, &dirs)
 }
@@ -1288,12 +1365,13 @@ pub fn diff(dir: &Path, plan: &FilePlan) -> Result<Vec<Change>, OutputError> {
 
 fn diff_held(dir: &Path, plan: &FilePlan) -> Result<Vec<Change>, OutputError> {
     let scan = scan(dir, plan)?;
+    let mut walker = Walker::new(dir);
     let mut changes = Vec::new();
     for (file, state) in &scan.files {
         let relative = file.relative;
         let existing = match state {
             OnDisk::Same => continue,
-            OnDisk::Differs => read_for_diff(&dir.join(relative))?,
+            OnDisk::Differs => read_for_diff(&mut walker, dir, relative)?,
             OnDisk::Missing | OnDisk::Directory => None,
         };
         let exists = *state != OnDisk::Missing;
@@ -1317,7 +1395,7 @@ fn diff_held(dir: &Path, plan: &FilePlan) -> Result<Vec<Change>, OutputError> {
         });
     }
     for relative in &scan.stale {
-        let existing = read_for_diff(&dir.join(relative))?;
+        let existing = read_for_diff(&mut walker, dir, relative)?;
         let old = existing
             .as_deref()
             .map(String::from_utf8_lossy)
@@ -1350,16 +1428,19 @@ fn diff_held(dir: &Path, plan: &FilePlan) -> Result<Vec<Change>, OutputError> {
 const MAX_DIFF_READ: u64 = 64 * 1024 * 1024;
 
 /// The bytes of the regular file at `path`, when it is one and at most [`MAX_DIFF_READ`] long.
-fn read_for_diff(path: &Path) -> Result<Option<Vec<u8>>, OutputError> {
-    match std::fs::symlink_metadata(path) {
-        // A regular file, already seen: read it directly (`read_regular` would `lstat` again).
-        Ok(meta) if meta.is_file() && meta.len() <= MAX_DIFF_READ => read_existing(path),
+fn read_for_diff(
+    walker: &mut Walker<'_>,
+    dir: &Path,
+    relative: &str,
+) -> Result<Option<Vec<u8>>, OutputError> {
+    let path = Path::new(relative);
+    match walker.stat(path) {
+        Ok(meta) if meta.kind == Kind::File && meta.len <= MAX_DIFF_READ => {
+            read_existing(walker, dir, path)
+        }
         Ok(_) => Ok(None),
         Err(e) if not_found(&e) => Ok(None),
-        Err(source) => Err(OutputError::Io {
-            path: path.to_owned(),
-            source,
-        }),
+        Err(e) => Err(fail(dir, path)(e)),
     }
 }
 
@@ -1598,11 +1679,11 @@ mod tests {
     fn the_pool_returns_results_in_order_and_the_first_error() {
         let items: Vec<usize> = (0..1000).collect();
         assert_eq!(
-            in_parallel(&items, |n, item| Ok(n * item)).unwrap()[999],
+            in_parallel(Path::new("."), &items, |_, n, item| Ok(n * item)).unwrap()[999],
             999 * 999
         );
         for _ in 0..20 {
-            let failed = in_parallel(&items, |n, _| {
+            let failed = in_parallel(Path::new("."), &items, |_, n, _| {
                 if n == 637 {
                     Err(OutputError::Injected(n.to_string()))
                 } else {
