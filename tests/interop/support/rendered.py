@@ -95,7 +95,7 @@ class Rendered:
     @cached_property
     def gcloud_calls(self) -> list[list[str]]:
         """Every gcloud invocation the rendered gcloud scripts make, from running them for real
-        (bash) with a recording `gcloud` on PATH that answers `describe` with "not found"."""
+        (bash) with a recording `gcloud` on PATH that answers `describe` with NOT_FOUND."""
         return run_with_fake_gcloud(
             [p for p in self.files("gcp/**/*.sh") if p.name != "create-cred-configs.sh"]
         )
@@ -112,8 +112,14 @@ class Rendered:
             if opts.get("--role") == "roles/iam.workloadIdentityUser" and member.startswith("serviceAccount:"):
                 pool, rest = member[len("serviceAccount:") :].split("[", 1)
                 ns, ksa = rest.rstrip("]").split("/", 1)
-                out.add((pool, ns, ksa, argv[3]))
+                out.add((pool, ns, ksa, service_account_email(argv[3])))
         return out
+
+
+def service_account_email(resource: str) -> str:
+    """The email of `projects/-/serviceAccounts/EMAIL` (the form the scripts use), or of EMAIL."""
+    prefix = "projects/-/serviceAccounts/"
+    return resource[len(prefix) :] if resource.startswith(prefix) else resource
 
 
 def _options(argv: list[str]) -> dict[str, str]:
@@ -130,7 +136,9 @@ FAKE_GCLOUD = r"""#!{python}
 import json, os, sys
 with open(os.environ["FAKE_GCLOUD_LOG"], "a") as f:
     f.write(json.dumps(sys.argv[1:]) + "\n")
-sys.exit(1 if "describe" in sys.argv[1:] else 0)
+if "describe" in sys.argv[1:]:
+    sys.stderr.write("ERROR: NOT_FOUND: Requested entity was not found.\n")
+    sys.exit(1)
 """
 
 
