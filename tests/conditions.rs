@@ -306,9 +306,26 @@ fn ec2_credential_config_has_exactly_the_gcloud_fields() {
         config["subject_token_type"],
         "urn:ietf:params:aws:token-type:aws4_request"
     );
-    // The EC2 host gets the very same bytes.
-    assert_eq!(
-        plan["hosts/ec2/ec2-gcs-uploader/credential-configuration.json"],
-        plan["gcp/acme-data/pools/aws-pool/credential-configs/ec2-gcs-uploader.json"]
+    // The EC2 host installs that very file (one credential config in the tree, not a copy):
+    // install.sh names it relative to its own folder.
+    let install = &plan["hosts/ec2/ec2-gcs-uploader/install.sh"];
+    let relative = "../../../gcp/acme-data/pools/aws-pool/credential-configs/ec2-gcs-uploader.json";
+    assert!(
+        install.contains(&format!("install -m 0644 {relative} ")),
+        "{install}"
+    );
+    let mut resolved: Vec<&str> = "hosts/ec2/ec2-gcs-uploader".split('/').collect();
+    for part in relative.split('/') {
+        if part == ".." {
+            resolved.pop();
+        } else {
+            resolved.push(part);
+        }
+    }
+    assert!(plan.contains_key(&resolved.join("/")));
+    assert!(
+        plan.keys()
+            .all(|path| !(path.starts_with("hosts/") && path.contains("credential"))),
+        "no credential config is copied under hosts/"
     );
 }

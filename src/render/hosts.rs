@@ -7,12 +7,12 @@
 
 use serde::Serialize;
 
-use super::templates::{self, TEMPLATE_GCE_INSTALL, scripts};
-use super::{FilePlan, Header, PlannedFile, RenderError, credential_process_profile, to_json};
+use super::templates::{self, TEMPLATE_EC2_INSTALL, TEMPLATE_GCE_INSTALL, scripts};
+use super::{FilePlan, Header, PlannedFile, RenderError, credential_process_profile};
 use crate::model::{Federation, Method, Target, TokenDelivery};
 use crate::plan::Plan;
 
-/// The credential config's file name on EC2 hosts.
+/// The credential config's file name once installed on an EC2 host.
 const GCP_CONFIG_FILE: &str = "credential-configuration.json";
 
 /// Where the helper is installed on GCE hosts.
@@ -83,24 +83,70 @@ pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan) -> Result<(), 
         render_gce(&plan.spec.federations[i], header, files)?;
     }
     for &i in &plan.ec2_hosts {
-        let f = &plan.spec.federations[i];
-        let Some(config) = super::credential_config(plan, &f.name) else {
-            continue;
-        };
-        let dir = format!("hosts/ec2/{}", f.name);
-        let path = format!("/etc/crossfed/gcp/{}/{GCP_CONFIG_FILE}", f.name);
-        files.insert(
-            format!("{dir}/{GCP_CONFIG_FILE}"),
-            PlannedFile::data(to_json(config), [&f.name]),
-        );
-        files.insert(
-            format!("{dir}/environment"),
-            PlannedFile::data(
-                format!("{}# Install {GCP_CONFIG_FILE} at {path}, then load this file (systemd EnvironmentFile=, or `set -a; . ./environment`).\nGOOGLE_APPLICATION_CREDENTIALS={path}\nCLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE={path}\n", header.hash()),
-                [&f.name],
-            ),
-        );
+        render_ec2(plan, &plan.spec.federations[i], header, files)?;
     }
+    Ok(())
+}
+
+/// Context of `ec2-install.sh`. Fields are load-bearing: used by templates/ec2-install.sh.tera.
+#[derive(Debug, Serialize)]
+struct Ec2InstallContext<'a> {
+    header: &'a str,
+    federation: &'a str,
+    /// The pool's credential config, relative to the host folder.
+    config: String,
+    config_file: &'static str,
+    target_dir: String,
+}
+
+/// An EC2 instance's files: the environment that points Google's libraries at the credential
+/// config, and `install.sh`, which installs both. The config itself is the pool's
+/// (`gcp/<project>/pools/<pool>/credential-configs/<f>.json`): one file in the tree, not a copy.
+fn render_ec2(
+    plan: &Plan,
+    f: &Federation,
+    header: &Header,
+    files: &mut FilePlan,
+) -> Result<(), RenderError> {
+    let Method::WorkloadIdentityPool { pool, .. } = &f.method else {
+        return Ok(());
+    };
+    let Some(pool) = plan.spec.pools.get(pool) else {
+        return Ok(());
+    };
+    if super::credential_config(plan, &f.name).is_none() {
+        return Ok(());
+    }
+    let dir = format!("hosts/ec2/{}", f.name);
+    let target_dir = format!("/etc/crossfed/gcp/{}", f.name);
+    let path = format!("{target_dir}/{GCP_CONFIG_FILE}");
+    files.insert(
+        format!("{dir}/environment"),
+        PlannedFile::data(
+            format!(
+                "{}# Installed at {target_dir}/environment by install.sh; load it with systemd EnvironmentFile=, or `set -a; . ./environment; set +a`.\nGOOGLE_APPLICATION_CREDENTIALS={path}\nCLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE={path}\n",
+                header.hash()
+            ),
+            [&f.name],
+        ),
+    );
+    let context = Ec2InstallContext {
+        header: header.text(),
+        federation: &f.name,
+        config: format!(
+            "../../../gcp/{}/pools/{}/credential-configs/{}.json",
+            pool.project, pool.id, f.name
+        ),
+        config_file: GCP_CONFIG_FILE,
+        target_dir,
+    };
+    files.insert(
+        format!("{dir}/install.sh"),
+        PlannedFile::program(
+            templates::render(TEMPLATE_EC2_INSTALL, &context)?,
+            [&f.name],
+        ),
+    );
     Ok(())
 }
 

@@ -26,6 +26,8 @@ pub const TEMPLATE_SUMMARY_HEAD: &str = "summary-head.md";
 pub const TEMPLATE_SUMMARY_TAIL: &str = "summary-tail.md";
 /// `hosts/gce/<federation>/install.sh`.
 pub const TEMPLATE_GCE_INSTALL: &str = "gce-install.sh";
+/// `hosts/ec2/<federation>/install.sh`.
+pub const TEMPLATE_EC2_INSTALL: &str = "ec2-install.sh";
 
 const TEMPLATES: &[(&str, &str)] = &[
     (
@@ -55,6 +57,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         TEMPLATE_GCE_INSTALL,
         include_str!("../../templates/gce-install.sh.tera"),
+    ),
+    (
+        TEMPLATE_EC2_INSTALL,
+        include_str!("../../templates/ec2-install.sh.tera"),
     ),
 ];
 
