@@ -224,8 +224,69 @@ struct SummaryHead<'a> {
 /// templates/summary-tail.md.tera.
 #[derive(Debug, Serialize)]
 struct SummaryTail {
+    runbook: Runbook,
     /// Empty unless the spec accepts a security rule: the section is then left out entirely.
     accepted: Vec<AcceptedRow>,
+}
+
+/// The apply order of the output README: what to run, where, in which order. Paths are the
+/// planned ones (an entry is listed only when its file is in the tree); names are validated as
+/// DNS labels, account ids or pool ids, so they are safe in Markdown code spans.
+#[derive(Debug, Default, Serialize)]
+struct Runbook {
+    /// `aws/<account>/apply.sh`.
+    aws: Vec<String>,
+    /// Per project: `gcp/<project>/gke-workload-identity.sh` and the pools' `apply.sh`.
+    gcp: Vec<String>,
+    /// Clusters and how many namespace folders each has.
+    clusters: Vec<ClusterRow>,
+    gce_hosts: usize,
+    ec2_hosts: usize,
+}
+
+/// A cluster of the runbook.
+#[derive(Debug, Serialize)]
+struct ClusterRow {
+    name: String,
+    namespaces: usize,
+}
+
+impl Runbook {
+    fn new(plan: &Plan, files: &FilePlan) -> Self {
+        let present = |path: String| files.contains_key(&path).then_some(path);
+        let mut gcp: Vec<String> = plan
+            .gcp
+            .gke_bindings
+            .keys()
+            .filter_map(|project| present(format!("gcp/{project}/gke-workload-identity.sh")))
+            .collect();
+        gcp.extend(plan.gcp.pools.keys().filter_map(|id| {
+            let pool = plan.spec.pools.get(id)?;
+            present(format!("gcp/{}/pools/{}/apply.sh", pool.project, pool.id))
+        }));
+        gcp.sort();
+        let mut clusters: BTreeMap<&str, usize> = BTreeMap::new();
+        for (cluster, _) in plan.kubernetes.keys() {
+            *clusters.entry(cluster).or_default() += 1;
+        }
+        Runbook {
+            aws: plan
+                .aws
+                .keys()
+                .filter_map(|account| present(format!("aws/{account}/apply.sh")))
+                .collect(),
+            gcp,
+            clusters: clusters
+                .into_iter()
+                .map(|(cluster, namespaces)| ClusterRow {
+                    name: cluster.to_owned(),
+                    namespaces,
+                })
+                .collect(),
+            gce_hosts: plan.gce_hosts.len(),
+            ec2_hosts: plan.ec2_hosts.len(),
+        }
+    }
 }
 
 /// A security rule a federation accepts. The reason's alphabet is restricted at validation
@@ -343,7 +404,13 @@ pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan) -> Result<(), 
             })
         })
         .collect();
-    let tail = templates::render(TEMPLATE_SUMMARY_TAIL, &SummaryTail { accepted })?;
+    let tail = templates::render(
+        TEMPLATE_SUMMARY_TAIL,
+        &SummaryTail {
+            runbook: Runbook::new(plan, files),
+            accepted,
+        },
+    )?;
     // The table and the chart are most of an organisation's README: written straight into one
     // buffer of the final size, not through a template.
     let chart = mermaid(spec);
