@@ -16,6 +16,8 @@ import copy
 import json
 import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import google.auth
@@ -157,21 +159,32 @@ def test_pods_find_their_credentials_through_application_default_credentials(ren
 
 
 @pytest.mark.parametrize("stem", fixture_ids())
-def test_ec2_hosts_environment_points_at_the_config(render_tree, stem):
+def test_ec2_hosts_install_the_pool_config_where_the_environment_points(render_tree, stem, tmp_path):
+    """Each EC2 host's install.sh runs for real (bash, its /etc target moved under tmp_path): it
+    installs the pool's credential config byte for byte, and the installed environment file
+    points Google's libraries at it."""
     tree = render_tree(stem)
     for fed in tree.spec.gcp:
         if fed.source != "ec2":
             continue
-        host_dir = tree.root / "hosts" / "ec2" / fed.name
-        env_file = host_dir / "environment"
-        assert env_file.is_file(), f"{stem}: no {tree.rel(env_file)}"
+        checkout = tmp_path / fed.name / "tree"
+        shutil.copytree(tree.root, checkout)
+        host_dir = checkout / "hosts" / "ec2" / fed.name
+        etc = tmp_path / fed.name / "etc"
+        install = host_dir / "install.sh"
+        assert install.is_file(), f"{stem}: no hosts/ec2/{fed.name}/install.sh"
+        install.write_text(install.read_text().replace("/etc/crossfed/", f"{etc}/crossfed/"))
+        r = subprocess.run(["bash", str(install)], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, f"{stem}: install.sh failed:\n{r.stdout}{r.stderr}"
+        installed_env = etc / "crossfed" / "gcp" / fed.name / "environment"
         env = dict(
-            line.split("=", 1) for line in env_file.read_text().splitlines() if line and not line.startswith("#")
+            line.split("=", 1) for line in installed_env.read_text().splitlines() if line and not line.startswith("#")
         )
-        target = env.get("GOOGLE_APPLICATION_CREDENTIALS", "")
-        assert Path(target).name in {p.name for p in host_dir.glob("*.json")}, (
-            f"{tree.rel(env_file)}: GOOGLE_APPLICATION_CREDENTIALS={target} names no config shipped beside it"
-        )
+        target = Path(env["GOOGLE_APPLICATION_CREDENTIALS"].replace("/etc/crossfed/", f"{etc}/crossfed/"))
+        assert target.is_file(), f"{stem}: GOOGLE_APPLICATION_CREDENTIALS={target} was not installed"
+        configs = list(tree.root.glob(f"gcp/*/pools/*/credential-configs/{fed.name}.json"))
+        assert len(configs) == 1, configs
+        assert target.read_bytes() == configs[0].read_bytes()
 
 
 # --- mutations: a broken config fails the refresh --------------------------------------------------
