@@ -79,6 +79,7 @@ fn run(file: &str, source: &str, notes: bool) -> Result<(Plan, Report), Report> 
         decimal_numbers(&value, &mut String::new(), &mut diagnostics);
     }
     if !diagnostics.is_empty() {
+        beyond_unknown_keys(&value, &mut diagnostics);
         return Err(report(diagnostics));
     }
     drop(value);
@@ -123,6 +124,70 @@ fn run(file: &str, source: &str, notes: bool) -> Result<(Plan, Report), Report> 
 /// The findings on the plan: its cloud limits, the trust closure and the security rules. The
 /// three only read the plan, so they run on threads; the order of the result does not depend on
 /// which finished first (the report sorts by position).
+/// When the only schema errors are unknown keys (a typo, usually), the rest of the spec is still
+/// checked: the keys are left out of a copy, and the semantic checks run on it, so a misspelt key
+/// does not hide an unknown reference or a duplicate name elsewhere (what they say about the
+/// objects holding the unknown keys is left out). Any other schema error
+/// (a wrong type, a missing key) leaves the spec unreadable as a model, and is reported alone.
+fn beyond_unknown_keys(value: &serde_json::Value, diagnostics: &mut Vec<Diagnostic>) {
+    if !diagnostics.iter().all(|d| d.code == Code::UnknownField) {
+        return;
+    }
+    let mut pruned = value.clone();
+    for d in diagnostics.iter() {
+        remove_at(&mut pruned, &d.pointer);
+    }
+    let Ok(raw) = RawSpec::deserialize(&pruned) else {
+        return;
+    };
+    let mut more = Vec::new();
+    semantic::check(&raw, &mut more);
+    // What the checks say about an object that held an unknown key (or one of its ancestors) may
+    // only be the typo again (`serviceAcount` makes `serviceAccount` missing): left out.
+    let about_a_typo = |d: &Diagnostic| {
+        diagnostics.iter().any(|unknown| {
+            unknown.pointer == d.pointer
+                || unknown
+                    .pointer
+                    .strip_prefix(d.pointer.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
+    };
+    let more: Vec<Diagnostic> = more.into_iter().filter(|d| !about_a_typo(d)).collect();
+    diagnostics.extend(more);
+}
+
+/// Removes the member at JSON Pointer `pointer` (whose last token is an object key), if there.
+fn remove_at(value: &mut serde_json::Value, pointer: &str) {
+    let tokens: Vec<String> = pointer
+        .split('/')
+        .skip(1)
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    let Some((last, path)) = tokens.split_last() else {
+        return;
+    };
+    let mut node = value;
+    for token in path {
+        node = match node {
+            serde_json::Value::Object(map) => match map.get_mut(token) {
+                Some(next) => next,
+                None => return,
+            },
+            serde_json::Value::Array(items) => {
+                match token.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                    Some(next) => next,
+                    None => return,
+                }
+            }
+            _ => return,
+        };
+    }
+    if let serde_json::Value::Object(map) = node {
+        map.shift_remove(last.as_str());
+    }
+}
+
 fn plan_findings(plan: &Plan) -> Vec<Diagnostic> {
     use crate::plan::join;
     std::thread::scope(|scope| {
