@@ -1330,7 +1330,10 @@ fn binding(words: &[String]) -> Option<(String, String, String)> {
                 && s == "service-accounts"
                 && a == "add-iam-policy-binding" =>
         {
+            // Named `projects/-/serviceAccounts/EMAIL` (IAM finds the project from the email).
             resource
+                .strip_prefix("projects/-/serviceAccounts/")
+                .unwrap_or(resource)
         }
         [g, p, a, resource, ..]
             if g == "gcloud" && p == "projects" && a == "add-iam-policy-binding" =>
@@ -1340,7 +1343,7 @@ fn binding(words: &[String]) -> Option<(String, String, String)> {
         _ => return None,
     };
     Some((
-        resource.clone(),
+        resource.to_owned(),
         flag(words, "--role")?.to_owned(),
         flag(words, "--member")?.to_owned(),
     ))
