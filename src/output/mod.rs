@@ -499,19 +499,26 @@ fn read_existing(
         })
     };
     match walker.stat(relative) {
-        Ok(meta) if meta.kind == Kind::Link => {
-            return Err(OutputError::Symlink {
-                path: dir.join(relative),
-            });
-        }
-        Ok(meta) if meta.kind != Kind::File => return refuse("it is not a regular file"),
+        Ok(meta) if meta.kind == Kind::Link => Err(OutputError::Symlink {
+            path: dir.join(relative),
+        }),
+        Ok(meta) if meta.kind != Kind::File => refuse("it is not a regular file"),
         Ok(meta) if meta.len > MAX_STATE_READ => {
-            return refuse("it is larger than any file crossfed writes");
+            refuse("it is larger than any file crossfed writes")
         }
-        Ok(_) => {}
-        Err(e) if not_found(&e) => return Ok(None),
-        Err(e) => return Err(fail(dir, relative)(e)),
+        Ok(_) => read_file(walker, dir, relative),
+        Err(e) if not_found(&e) => Ok(None),
+        Err(e) => Err(fail(dir, relative)(e)),
     }
+}
+
+/// The bytes of `relative`, already seen by `fstatat` to be a regular file (opened without
+/// following a link, in case it was swapped for one since); `None` if it is gone.
+fn read_file(
+    walker: &mut Walker<'_>,
+    dir: &Path,
+    relative: &Path,
+) -> Result<Option<Vec<u8>>, OutputError> {
     match walker.open_read(relative).and_then(|mut file| {
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map(|_| bytes)
@@ -529,7 +536,13 @@ fn read_regular(
     relative: &Path,
 ) -> Result<Option<Vec<u8>>, OutputError> {
     match walker.stat(relative) {
-        Ok(meta) if meta.kind == Kind::File => read_existing(walker, dir, relative),
+        Ok(meta) if meta.kind == Kind::File && meta.len <= MAX_STATE_READ => {
+            read_file(walker, dir, relative)
+        }
+        Ok(meta) if meta.kind == Kind::File => Err(OutputError::Corrupt {
+            path: dir.join(relative),
+            message: "it is larger than any file crossfed writes".to_owned(),
+        }),
         Ok(_) => Ok(None),
         Err(e) if not_found(&e) => Ok(None),
         Err(e) => Err(fail(dir, relative)(e)),
@@ -1436,7 +1449,7 @@ fn read_for_diff(
     let path = Path::new(relative);
     match walker.stat(path) {
         Ok(meta) if meta.kind == Kind::File && meta.len <= MAX_DIFF_READ => {
-            read_existing(walker, dir, path)
+            read_file(walker, dir, path)
         }
         Ok(_) => Ok(None),
         Err(e) if not_found(&e) => Ok(None),

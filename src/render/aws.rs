@@ -87,7 +87,7 @@ pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan) -> Result<(), 
             });
         }
         files.insert(
-            format!("aws/{account}/apply.sh"),
+            super::paths::aws_apply(account),
             PlannedFile::program(
                 templates::render(TEMPLATE_AWS_APPLY, &context)?,
                 &account_plan.federations(),

@@ -119,7 +119,7 @@ pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan) -> Result<(), 
     render_gke_bindings(plan, header, files)?;
     for pool_plan in plan.gcp.pools.values() {
         let pool = &plan.spec.pools[&pool_plan.id];
-        let dir = format!("gcp/{}/pools/{}", pool.project, pool.id);
+        let dir = super::paths::pool_dir(pool);
         let mut context = PoolContext {
             header: header.text(),
             pool,
@@ -148,7 +148,7 @@ pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan) -> Result<(), 
                 continue;
             };
             files.insert(
-                format!("{dir}/credential-configs/{name}.json"),
+                super::paths::credential_config(pool, name),
                 PlannedFile::data(to_json(config), [name]),
             );
             let source_flags = match provider_kind {
@@ -174,7 +174,7 @@ pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan) -> Result<(), 
             });
         }
         files.insert(
-            format!("{dir}/apply.sh"),
+            super::paths::pool_apply(pool),
             PlannedFile::program(
                 templates::render(TEMPLATE_GCP_POOL, &context)?,
                 &pool_plan.federations,
@@ -214,7 +214,7 @@ fn render_gke_bindings(
                 .collect(),
         };
         files.insert(
-            format!("gcp/{project}/gke-workload-identity.sh"),
+            super::paths::gke_bindings(project),
             PlannedFile::program(
                 templates::render(TEMPLATE_GKE_BINDINGS, &context)?,
                 &federations,

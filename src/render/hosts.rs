@@ -133,9 +133,10 @@ fn render_ec2(
     let context = Ec2InstallContext {
         header: header.text(),
         federation: &f.name,
+        // The host folder is `hosts/ec2/<f>`, three levels down.
         config: format!(
-            "../../../gcp/{}/pools/{}/credential-configs/{}.json",
-            pool.project, pool.id, f.name
+            "../../../{}",
+            super::paths::credential_config(pool, &f.name)
         ),
         config_file: GCP_CONFIG_FILE,
         target_dir,

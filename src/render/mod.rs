@@ -359,6 +359,42 @@ pub fn to_yaml(header: &Header, documents: &[Value]) -> String {
     text
 }
 
+/// Paths in the output directory that more than one renderer names: the file's own renderer
+/// writes it, and the summary's runbook or a host's `install.sh` refers to it.
+pub mod paths {
+    use crate::model::Pool;
+
+    /// `aws/<account>/apply.sh`.
+    #[must_use]
+    pub fn aws_apply(account: &str) -> String {
+        format!("aws/{account}/apply.sh")
+    }
+
+    /// `gcp/<project>/gke-workload-identity.sh`.
+    #[must_use]
+    pub fn gke_bindings(project: &str) -> String {
+        format!("gcp/{project}/gke-workload-identity.sh")
+    }
+
+    /// `gcp/<project>/pools/<pool>`: the pool's scripts and credential configs.
+    #[must_use]
+    pub fn pool_dir(pool: &Pool) -> String {
+        format!("gcp/{}/pools/{}", pool.project, pool.id)
+    }
+
+    /// `gcp/<project>/pools/<pool>/apply.sh`.
+    #[must_use]
+    pub fn pool_apply(pool: &Pool) -> String {
+        format!("{}/apply.sh", pool_dir(pool))
+    }
+
+    /// The credential config of federation `name`, which uses `pool`.
+    #[must_use]
+    pub fn credential_config(pool: &Pool, name: &str) -> String {
+        format!("{}/credential-configs/{name}.json", pool_dir(pool))
+    }
+}
+
 /// A file-name-safe form of an identifier: lowercase letters, digits and `-`.
 #[must_use]
 pub fn slug(text: &str) -> String {

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::templates::{self, TEMPLATE_SUMMARY_HEAD, TEMPLATE_SUMMARY_TAIL};
-use super::{FilePlan, Header, PlannedFile, RenderError};
+use super::{FilePlan, Header, PlannedFile, RenderError, paths};
 use crate::model::{
     ClusterKind, Federation, Method, ProviderKind, Source, Spec, Target, TokenDelivery,
     issuer_host_path,
@@ -258,11 +258,11 @@ impl Runbook {
             .gcp
             .gke_bindings
             .keys()
-            .filter_map(|project| present(format!("gcp/{project}/gke-workload-identity.sh")))
+            .filter_map(|project| present(paths::gke_bindings(project)))
             .collect();
         gcp.extend(plan.gcp.pools.keys().filter_map(|id| {
             let pool = plan.spec.pools.get(id)?;
-            present(format!("gcp/{}/pools/{}/apply.sh", pool.project, pool.id))
+            present(paths::pool_apply(pool))
         }));
         gcp.sort();
         let mut clusters: BTreeMap<&str, usize> = BTreeMap::new();
@@ -273,7 +273,7 @@ impl Runbook {
             aws: plan
                 .aws
                 .keys()
-                .filter_map(|account| present(format!("aws/{account}/apply.sh")))
+                .filter_map(|account| present(paths::aws_apply(account)))
                 .collect(),
             gcp,
             clusters: clusters

@@ -159,32 +159,11 @@ fn beyond_unknown_keys(value: &serde_json::Value, diagnostics: &mut Vec<Diagnost
 
 /// Removes the member at JSON Pointer `pointer` (whose last token is an object key), if there.
 fn remove_at(value: &mut serde_json::Value, pointer: &str) {
-    let tokens: Vec<String> = pointer
-        .split('/')
-        .skip(1)
-        .map(|t| t.replace("~1", "/").replace("~0", "~"))
-        .collect();
-    let Some((last, path)) = tokens.split_last() else {
+    let Some((parent, last)) = pointer.rsplit_once('/') else {
         return;
     };
-    let mut node = value;
-    for token in path {
-        node = match node {
-            serde_json::Value::Object(map) => match map.get_mut(token) {
-                Some(next) => next,
-                None => return,
-            },
-            serde_json::Value::Array(items) => {
-                match token.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
-                    Some(next) => next,
-                    None => return,
-                }
-            }
-            _ => return,
-        };
-    }
-    if let serde_json::Value::Object(map) = node {
-        map.shift_remove(last.as_str());
+    if let Some(serde_json::Value::Object(map)) = value.pointer_mut(parent) {
+        map.shift_remove(last.replace("~1", "/").replace("~0", "~").as_str());
     }
 }
 
