@@ -577,6 +577,17 @@ fn a_large_plan_round_trips() {
 
 #[test]
 fn settling_releases_only_what_the_directory_holds_and_changes_nothing_else() {
+    settles_only_what_the_directory_holds(false);
+}
+
+#[test]
+fn settling_after_a_survey_releases_the_same() {
+    settles_only_what_the_directory_holds(true);
+}
+
+/// Settling a plan against a tree edited after it was written; with `survey`, the tree is hashed
+/// first ([`Held::survey`]), as `render` does while validating.
+fn settles_only_what_the_directory_holds(survey: bool) {
     use crossfed::output::{self, Fault, Held};
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
@@ -601,7 +612,15 @@ fn settling_releases_only_what_the_directory_holds_and_changes_nothing_else() {
     std::fs::remove_file(out.join(removed)).unwrap();
 
     let unsettled = output::with_manifest(next.clone(), "large.yaml", "large");
-    let held = Held::for_writing(&out).unwrap();
+    let held = if survey {
+        let never = std::sync::atomic::AtomicBool::new(false);
+        Held::survey(&out, true, &never)
+            .expect("a rendered tree is surveyed")
+            .for_writing_after_survey()
+            .unwrap()
+    } else {
+        Held::for_writing(&out).unwrap()
+    };
     held.settle(&mut next);
     let settled = output::with_manifest(next.clone(), "large.yaml", "large");
     assert_eq!(
@@ -638,6 +657,34 @@ fn settling_releases_only_what_the_directory_holds_and_changes_nothing_else() {
         std::fs::read(&decoy).unwrap(),
         unsettled[linked].content.as_bytes()
     );
+}
+
+#[test]
+fn a_survey_reads_only_a_finished_tree_and_writes_nothing() {
+    use crossfed::output::{self, Fault, Held};
+    use std::sync::atomic::AtomicBool;
+    let never = AtomicBool::new(false);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    // Nothing there yet, or a directory that was never rendered into: nothing to survey.
+    assert!(Held::survey(&out, true, &never).is_none());
+    std::fs::create_dir_all(out.join(".crossfed")).unwrap();
+    assert!(Held::survey(&out, true, &never).is_none());
+    let plan = output::with_manifest(large_plan(20, ""), "large.yaml", "large");
+    output::write(&out, &plan, Fault::None, false).unwrap();
+    let before = tree(&out);
+    assert!(Held::survey(&out, false, &never).is_some());
+    // Asked to stop (the spec is invalid): gives up.
+    assert!(Held::survey(&out, true, &AtomicBool::new(true)).is_none());
+    // An interrupted render is left to `render`'s recovery, which writes.
+    std::fs::write(
+        out.join(".crossfed/staging.json"),
+        r#"{"files":[],"dirs":[]}"#,
+    )
+    .unwrap();
+    assert!(Held::survey(&out, true, &never).is_none());
+    std::fs::remove_file(out.join(".crossfed/staging.json")).unwrap();
+    assert_eq!(tree(&out), before);
 }
 
 /// Adds `path` (with any hash) to the manifest of `out`, as a malicious commit could.

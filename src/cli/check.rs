@@ -7,7 +7,7 @@ use clap::Args;
 
 use crossfed::output::ChangeKind;
 
-use super::{DEFAULT_OUTPUT, DEFAULT_SPEC, Failure, Format, Outcome, Planned, plan_spec};
+use super::{DEFAULT_OUTPUT, DEFAULT_SPEC, Failure, Format, Outcome, Planned, plan_spec_surveying};
 
 /// Arguments of `check`.
 #[derive(Debug, Args)]
@@ -28,7 +28,8 @@ pub struct CheckArgs {
 /// # Errors
 /// When the spec or the output cannot be read.
 pub fn run(args: &CheckArgs) -> Result<Outcome, Failure> {
-    let spec = match plan_spec(&args.spec, &args.output)? {
+    let (planned, surveyed) = plan_spec_surveying(&args.spec, &args.output, false)?;
+    let spec = match planned {
         Planned::Plan(spec) => spec,
         Planned::Invalid(report) => {
             // The format asked for, on stdout, whatever went wrong.
@@ -60,8 +61,11 @@ pub fn run(args: &CheckArgs) -> Result<Outcome, Failure> {
         return Ok(Outcome::Findings);
     }
     // Not in the middle of a render's commit, from before the tree is compared until the end.
-    let held = crossfed::output::Held::for_reading(&args.output)
-        .map_err(|e| Failure::Refused(e.to_string()))?;
+    let held = match surveyed {
+        Some(held) => held,
+        None => crossfed::output::Held::for_reading(&args.output)
+            .map_err(|e| Failure::Refused(e.to_string()))?,
+    };
     let plan = spec.files(&held)?;
     let changes = held
         .diff(&plan)

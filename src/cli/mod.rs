@@ -130,6 +130,28 @@ impl Validated {
     }
 }
 
+/// [`plan_spec`], while [`Held::survey`](crossfed::output::Held::survey) reads the output
+/// directory on another thread: the directory held, if it could be surveyed.
+///
+/// # Errors
+/// As [`plan_spec`].
+pub fn plan_spec_surveying<'a>(
+    path: &Path,
+    output: &'a Path,
+    exclusive: bool,
+) -> Result<(Planned, Option<crossfed::output::Held<'a>>), Failure> {
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let survey = scope.spawn(|| crossfed::output::Held::survey(output, exclusive, &stop));
+        let planned = plan_spec(path, output);
+        if !matches!(planned, Ok(Planned::Plan(_))) {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        let held = survey.join().ok().flatten();
+        planned.map(|planned| (planned, held))
+    })
+}
+
 /// Reads the spec at `path` and validates it into its plan ([`crossfed::pipeline::plan`]),
 /// naming the spec relative to the `output` directory ([`crossfed::pipeline::spec_name`]).
 ///

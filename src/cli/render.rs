@@ -7,7 +7,7 @@ use clap::Args;
 
 use crossfed::output::{Fault, Held, OutputError};
 
-use super::{DEFAULT_OUTPUT, DEFAULT_SPEC, Failure, Outcome, Planned, plan_spec};
+use super::{DEFAULT_OUTPUT, DEFAULT_SPEC, Failure, Outcome, Planned, plan_spec_surveying};
 
 /// Arguments of `render`.
 #[derive(Debug, Args)]
@@ -33,7 +33,9 @@ pub struct RenderArgs {
 /// # Errors
 /// When the spec cannot be read or the output cannot be written.
 pub fn run(args: &RenderArgs) -> Result<Outcome, Failure> {
-    let spec = match plan_spec(&args.spec, &args.output)? {
+    // An existing tree is read while the spec is validated.
+    let (planned, surveyed) = plan_spec_surveying(&args.spec, &args.output, true)?;
+    let spec = match planned {
         Planned::Plan(spec) => spec,
         Planned::Invalid(report) => {
             eprint!("{}", report.to_text());
@@ -46,7 +48,11 @@ pub fn run(args: &RenderArgs) -> Result<Outcome, Failure> {
         .and_then(|f| Fault::parse(&f))
         .unwrap_or_default();
     // One writer at a time, from before the tree is compared until it is committed.
-    let held = Held::for_writing(&args.output).map_err(|e| Failure::Refused(e.to_string()))?;
+    let held = match surveyed {
+        Some(held) => held.for_writing_after_survey(),
+        None => Held::for_writing(&args.output),
+    }
+    .map_err(|e| Failure::Refused(e.to_string()))?;
     let plan = spec.files(&held)?;
     // The plan is not needed to write, and the memory it frees is reused by the writer.
     drop(spec);

@@ -8,12 +8,13 @@
 //! `fstatat` with `AT_SYMLINK_NOFOLLOW`). A symlink anywhere on the way fails the operation with
 //! [`Link`], whenever it appeared; none is ever followed.
 //!
-//! A [`Walker`] keeps the handle of the last directory it opened, so a run of operations on
-//! files of one directory (the order of a sorted plan) opens it once. It is meant for one batch
+//! A [`Walker`] keeps the handles of the directories on the way to the last one it used, so a
+//! run of operations on the files of one directory (the order of a sorted plan) opens it once,
+//! and the next directory costs one `openat` per name that differs. It is meant for one batch
 //! of work on one thread: a handle kept across a change of the tree would act on the directory
 //! that was there when it was opened.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io;
 use std::path::{Component, Path, PathBuf};
@@ -90,15 +91,16 @@ mod imp {
     use rustix::fs::{AtFlags, FileType, Mode, OFlags};
     use rustix::io::Errno;
 
-    use super::{File, Kind, Link, Meta, OsStr, Path, PathBuf, io, not_plain, split};
+    use super::{File, Kind, Link, Meta, OsStr, OsString, Path, io, not_plain, split};
 
     /// Operations beneath one output directory; see the module documentation.
     #[derive(Debug)]
     pub struct Walker<'a> {
         root: &'a Path,
         root_fd: Option<OwnedFd>,
-        /// The directory (relative) whose handle is kept, and the handle.
-        last: Option<(PathBuf, OwnedFd)>,
+        /// The directories opened on the way to the last one used, from the root down: each
+        /// name and its handle.
+        open: Vec<(OsString, OwnedFd)>,
     }
 
     const DIR_FLAGS: OFlags = OFlags::RDONLY
@@ -114,7 +116,7 @@ mod imp {
             Walker {
                 root,
                 root_fd: None,
-                last: None,
+                open: Vec::new(),
             }
         }
 
@@ -130,37 +132,42 @@ mod imp {
                 .expect("opened above"))
         }
 
-        /// The handle of directory `names` beneath the root (the root itself when empty).
+        /// The handle of directory `names` beneath the root (the root itself when empty). The
+        /// handles of the directories on the way are kept as a stack, so moving to a sibling
+        /// directory opens one name, not the whole path again.
         fn dir(&mut self, names: &[&OsStr]) -> io::Result<BorrowedFd<'_>> {
             if names.is_empty() {
                 return self.root_fd();
             }
-            let wanted: PathBuf = names.iter().collect();
-            if self.last.as_ref().is_none_or(|(path, _)| *path != wanted) {
-                let mut fd: Option<OwnedFd> = None;
-                for (depth, name) in names.iter().enumerate() {
-                    let opened = {
-                        let parent = match &fd {
-                            Some(fd) => fd.as_fd(),
-                            None => self.root_fd()?,
-                        };
-                        rustix::fs::openat(parent, *name, DIR_FLAGS, Mode::empty())
+            let kept = self
+                .open
+                .iter()
+                .zip(names)
+                .take_while(|((open, _), name)| open.as_os_str() == **name)
+                .count();
+            self.open.truncate(kept);
+            for (depth, name) in names.iter().enumerate().skip(kept) {
+                let opened = {
+                    let parent = match self.open.last() {
+                        Some((_, fd)) => fd.as_fd(),
+                        None => self.root_fd()?,
                     };
-                    fd = Some(opened.map_err(|e| match e {
-                        // A symlink (or a file) where a directory should be.
-                        Errno::LOOP | Errno::NOTDIR | Errno::MLINK => {
-                            io::Error::other(Link(names[..=depth].iter().collect()))
-                        }
-                        e => e.into(),
-                    })?);
-                }
-                self.last = Some((wanted, fd.expect("names is not empty")));
+                    rustix::fs::openat(parent, *name, DIR_FLAGS, Mode::empty())
+                };
+                let fd = opened.map_err(|e| match e {
+                    // A symlink (or a file) where a directory should be.
+                    Errno::LOOP | Errno::NOTDIR | Errno::MLINK => {
+                        io::Error::other(Link(names[..=depth].iter().collect()))
+                    }
+                    e => e.into(),
+                })?;
+                self.open.push(((*name).to_owned(), fd));
             }
             Ok(self
-                .last
-                .as_ref()
+                .open
+                .last()
                 .map(|(_, fd)| fd.as_fd())
-                .expect("set above"))
+                .expect("names is not empty"))
         }
 
         /// The handle of the directory holding `relative`, and its last name.
@@ -234,11 +241,11 @@ mod imp {
         /// # Errors
         /// As `unlinkat`.
         pub fn remove_dir(&mut self, relative: &Path) -> io::Result<()> {
-            // The kept handle may be this directory's: let it go.
-            self.last = None;
+            // A kept handle may be this directory's: let them go.
+            self.open.clear();
             let (dir, name) = self.parent(relative)?;
             let result = rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR);
-            self.last = None;
+            self.open.clear();
             Ok(result?)
         }
 

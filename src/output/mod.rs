@@ -81,8 +81,7 @@
 //! it. Staged files left by crossfed versions before the staging list existed are not searched
 //! for; they are replaced when that file is next written.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{Read as _, Write as _};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -225,9 +224,15 @@ struct Staging {
 /// Lower-case hex sha256.
 #[must_use]
 pub fn sha256(bytes: &[u8]) -> String {
-    let mut hex = String::with_capacity(64);
-    for byte in sha2::Sha256::digest(bytes) {
-        let _ = write!(hex, "{byte:02x}");
+    hex(&sha2::Sha256::digest(bytes))
+}
+
+fn hex(digest: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(2 * digest.len());
+    for byte in digest {
+        hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        hex.push(char::from(DIGITS[usize::from(byte & 0xf)]));
     }
     hex
 }
@@ -979,6 +984,30 @@ fn on_disk(
     })
 }
 
+/// The sha256 of the regular file at `relative` (read through `buffer`, never through a link);
+/// an error for anything else.
+fn hash_file(
+    walker: &mut Walker<'_>,
+    relative: &Path,
+    buffer: &mut [u8],
+) -> std::io::Result<String> {
+    let meta = walker.stat(relative)?;
+    if meta.kind != Kind::File || meta.len > MAX_STATE_READ {
+        return Err(std::io::ErrorKind::InvalidData.into());
+    }
+    let mut file = walker.open_read(relative)?;
+    let mut hasher = sha2::Sha256::new();
+    loop {
+        match file.read(buffer) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buffer[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
 /// Whether the file at `path`, already seen by `lstat` to be a regular file of `content`'s
 /// length, holds exactly `content`. Compares as it reads, through a small buffer (no allocation
 /// the size of the file), and stops at the planned length: one `read` for most files. Opened
@@ -1095,6 +1124,9 @@ pub fn write(
 pub struct Held<'a> {
     dir: &'a Path,
     _lock: Option<Lock>,
+    /// The sha256 of each regular file the manifest lists, read under this lock by
+    /// [`Held::survey`] (empty otherwise).
+    surveyed: HashMap<String, String>,
 }
 
 impl<'a> Held<'a> {
@@ -1107,7 +1139,55 @@ impl<'a> Held<'a> {
         create_dir_durably(&dir.join(STATE_DIR))?;
         let lock = lock(dir, true)?;
         recover(dir)?;
-        Ok(Held { dir, _lock: lock })
+        Ok(Held {
+            dir,
+            _lock: lock,
+            surveyed: HashMap::new(),
+        })
+    }
+
+    /// Locks a directory that already holds a rendered tree (exclusively for writing, shared for
+    /// reading), and hashes every regular file its manifest lists, so that [`Held::settle`]
+    /// compares a rendered file with a digest instead of reading the file. Meant to run while the
+    /// spec is validated, on the core validation leaves idle. Writes nothing, not even what
+    /// [`Held::for_writing`] would repair: `None`, leaving everything to the usual path, when
+    /// there is no manifest, a render was interrupted, anything cannot be read, or `stop` is set
+    /// (the spec turned out invalid) before it is done.
+    #[must_use]
+    pub fn survey(dir: &'a Path, exclusive: bool, stop: &AtomicBool) -> Option<Self> {
+        let lock = lock(dir, exclusive).ok()??;
+        if interrupted(dir).ok()?.is_some() {
+            return None;
+        }
+        let manifest = read_manifest(dir).ok()??;
+        let mut walker = Walker::new(dir);
+        let mut buffer = vec![0_u8; 64 * 1024];
+        let mut surveyed = HashMap::with_capacity(manifest.files.len());
+        for relative in manifest.files.into_keys() {
+            if stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            // Anything but a readable regular file is left to `settle`'s own comparison.
+            if let Ok(digest) = hash_file(&mut walker, Path::new(&relative), &mut buffer) {
+                surveyed.insert(relative, digest);
+            }
+        }
+        Some(Held {
+            dir,
+            _lock: Some(lock),
+            surveyed,
+        })
+    }
+
+    /// Finishes taking the directory for writing after [`Held::survey`]: removes what an
+    /// interrupted write of a state file left (the survey found no journal or staging list, and
+    /// none can appear while the lock is held).
+    ///
+    /// # Errors
+    /// As [`recover`].
+    pub fn for_writing_after_survey(self) -> Result<Self, OutputError> {
+        recover(self.dir)?;
+        Ok(self)
     }
 
     /// Locks `dir` for reading: not in the middle of a render's commit.
@@ -1118,6 +1198,7 @@ impl<'a> Held<'a> {
         Ok(Held {
             dir,
             _lock: lock(dir, false)?,
+            surveyed: HashMap::new(),
         })
     }
 
@@ -1132,19 +1213,24 @@ impl<'a> Held<'a> {
             if file.held {
                 continue;
             }
-            file.digest
+            let digest = file
+                .digest
                 .get_or_insert_with(|| sha256(file.content.as_bytes()));
-            if plain_relative(relative)
-                && matches!(
-                    on_disk(
-                        &mut walker,
-                        self.dir,
-                        Path::new(relative),
-                        file.content.as_bytes()
-                    ),
-                    Ok(OnDisk::Same)
-                )
-            {
+            let same = if self.surveyed.get(relative) == Some(digest) {
+                true
+            } else {
+                plain_relative(relative)
+                    && matches!(
+                        on_disk(
+                            &mut walker,
+                            self.dir,
+                            Path::new(relative),
+                            file.content.as_bytes()
+                        ),
+                        Ok(OnDisk::Same)
+                    )
+            };
+            if same {
                 file.content = String::new();
                 file.held = true;
             }
@@ -1506,6 +1592,14 @@ fn set_mode(_: &std::fs::File, _: bool) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sha256_is_lower_case_hex() {
+        assert_eq!(
+            sha256(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 
     fn plan(files: &[(&str, &str)]) -> FilePlan {
         let files = files
