@@ -132,13 +132,51 @@ impl SpanIndex {
 }
 
 /// The spec's value and, with `spans`, its span index, from one parse (without `spans` the
-/// index is empty); `None` when the text needs serde-saphyr (see the module docs).
+/// index is empty); `None` when the text needs serde-saphyr (see the module docs). A large
+/// source is parsed on a second thread, which hands the events over in batches while this one
+/// builds the value.
 #[must_use]
 pub fn load(source: &str, spans: bool) -> Option<(Value, SpanIndex)> {
+    /// Below this, a thread costs more than it saves.
+    const PIPELINE_MIN_BYTES: usize = 256 * 1024;
+    const BATCH: usize = 4096;
+    if source.len() < PIPELINE_MIN_BYTES {
+        let events = Parser::new_from_str_with_options(source, parser_options());
+        return load_events(source, spans, events.map(Result::ok));
+    }
+    std::thread::scope(|scope| {
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<_>>(16);
+        scope.spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            for item in Parser::new_from_str_with_options(source, parser_options()) {
+                let failed = item.is_err();
+                batch.push(item.ok());
+                if failed || batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    // After a syntax error, or when the walk stopped early (the send fails),
+                    // nothing more is needed.
+                    if sender.send(full).is_err() || failed {
+                        return;
+                    }
+                }
+            }
+            let _ = sender.send(batch);
+        });
+        // The receiver goes with the walk, so a walk that stops early ends the parser too.
+        load_events(source, spans, receiver.into_iter().flatten())
+    })
+}
+
+/// [`load`] over the parser's events (`None` for a syntax error).
+fn load_events<'s>(
+    source: &'s str,
+    spans: bool,
+    events: impl Iterator<Item = Option<(Event<'s>, Span)>>,
+) -> Option<(Value, SpanIndex)> {
     let mut walk = Walk::new(source, true, spans);
     let mut documents = 0;
-    for item in Parser::new_from_str_with_options(source, parser_options()) {
-        let (event, span) = item.ok()?;
+    for item in events {
+        let (event, span) = item?;
         match event {
             Event::DocumentStart(..) => {
                 documents += 1;
@@ -548,6 +586,32 @@ mod tests {
         let deep = format!("{}{}", "[".repeat(70), "]".repeat(70));
         assert!(load(&deep, true).is_none());
         assert!(load(&format!("{}{}", "[".repeat(60), "]".repeat(60)), true).is_some());
+    }
+
+    #[test]
+    fn a_large_source_parsed_on_a_second_thread_loads_the_same() {
+        use std::fmt::Write as _;
+        let mut source = String::from("items:\n");
+        let mut n = 0;
+        while source.len() < 600 * 1024 {
+            let _ = write!(
+                source,
+                "  - {{name: item-{n}, n: {n}, tags: [a, 'b c'], note: \"x\\ty\"}}\n  - k: |\n      line {n}\n"
+            );
+            n += 1;
+        }
+        let (value, index) = load(&source, true).expect("in the plain subset");
+        assert_eq!(Some(&value), reference(&source).as_ref());
+        let last = format!("/items/{}/k", 2 * n - 1);
+        assert_eq!(index.lookup(&last), SpanIndex::build(&source).lookup(&last));
+        // A syntax error near the end, an alias in the middle (beyond the first batch of
+        // events) and a duplicate key: declined as on the one-thread path.
+        assert!(load(&format!("{source}  - [unclosed\n"), true).is_none());
+        let middle = source.len() / 2;
+        let line = middle + source[middle..].find("\n  - {").unwrap() + 1;
+        let aliased = format!("{}  - *nowhere\n{}", &source[..line], &source[line..]);
+        assert!(load(&aliased, false).is_none());
+        assert!(load(&format!("{source}items: again\n"), true).is_none());
     }
 
     fn values() -> impl proptest::strategy::Strategy<Value = Value> {

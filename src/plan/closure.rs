@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use super::Plan;
 use super::aws::Principal;
@@ -74,7 +74,7 @@ pub struct Hop {
     pub to: Node,
     /// The artifact that creates it, in words (shared by every hop the artifact creates: one
     /// trust statement or provider condition admits thousands of subjects in an organisation).
-    pub why: Rc<str>,
+    pub why: Arc<str>,
 }
 
 /// Every hop the output creates.
@@ -142,10 +142,10 @@ pub fn declared(f: &Federation) -> Vec<Node> {
 }
 
 impl Graph {
-    fn add(&mut self, from: Node, to: Node, why: &Rc<str>) {
+    fn add(&mut self, from: Node, to: Node, why: &Arc<str>) {
         self.edges.entry(from).or_default().push(Hop {
             to,
-            why: Rc::clone(why),
+            why: Arc::clone(why),
         });
     }
 
@@ -189,7 +189,7 @@ impl Graph {
                     let Principal::Federated(principal) = &statement.principal else {
                         continue;
                     };
-                    let why: Rc<str> = format!(
+                    let why: Arc<str> = format!(
                         "the trust policy of `{}` (statement `{}`)",
                         role.arn, statement.sid
                     )
@@ -248,7 +248,7 @@ impl Graph {
                 continue;
             };
             for provider in pool_plan.providers.values() {
-                let why: Rc<str> = format!(
+                let why: Arc<str> = format!(
                     "the attribute condition of provider `{}` in pool `{}`",
                     provider.id, pool.id
                 )
@@ -307,8 +307,8 @@ impl Graph {
     /// Everything reachable from `starts`, each with the hop that first reached it (breadth
     /// first, so the recorded path is a shortest one).
     #[must_use]
-    pub fn reach(&self, starts: &[Node]) -> BTreeMap<Node, Option<(Node, Rc<str>)>> {
-        let mut seen: BTreeMap<Node, Option<(Node, Rc<str>)>> = BTreeMap::new();
+    pub fn reach(&self, starts: &[Node]) -> BTreeMap<Node, Option<(Node, Arc<str>)>> {
+        let mut seen: BTreeMap<Node, Option<(Node, Arc<str>)>> = BTreeMap::new();
         let mut queue: VecDeque<Node> = VecDeque::new();
         for start in starts {
             if seen.insert(start.clone(), None).is_none() {
@@ -318,7 +318,7 @@ impl Graph {
         while let Some(node) = queue.pop_front() {
             for hop in self.edges.get(&node).into_iter().flatten() {
                 if !seen.contains_key(&hop.to) {
-                    seen.insert(hop.to.clone(), Some((node.clone(), Rc::clone(&hop.why))));
+                    seen.insert(hop.to.clone(), Some((node.clone(), Arc::clone(&hop.why))));
                     queue.push_back(hop.to.clone());
                 }
             }
@@ -329,7 +329,7 @@ impl Graph {
 
 /// The path from a start to `node` in a [`Graph::reach`] result, as lines of words.
 #[must_use]
-pub fn path(reached: &BTreeMap<Node, Option<(Node, Rc<str>)>>, node: &Node) -> Vec<String> {
+pub fn path(reached: &BTreeMap<Node, Option<(Node, Arc<str>)>>, node: &Node) -> Vec<String> {
     let mut lines = Vec::new();
     let mut current = node;
     while let Some(Some((from, why))) = reached.get(current) {

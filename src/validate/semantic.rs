@@ -38,18 +38,60 @@ pub fn check(raw: &RawSpec, diags: &mut Vec<Diagnostic>) -> Option<Spec> {
     let inventory = Inventory::build(&mut c, raw);
     federation::check_names(&mut c, &raw.federations);
     paths::check(&mut c, raw);
-    let federations: Vec<_> = raw
-        .federations
-        .iter()
-        .enumerate()
-        .filter_map(|(i, f)| federation::resolve(&mut c, &inventory, i, f))
-        .collect();
+    let federations = resolve_federations(&mut c, &inventory, &raw.federations);
     cross::check(&mut c, &federations);
 
     if c.count() > before {
         return None;
     }
     Some(inventory.into_spec(federations))
+}
+
+/// Resolves every federation against the inventory. Each stands alone, so a large spec is split
+/// into one run of federations per core; the diagnostics keep the spec's order.
+fn resolve_federations(
+    c: &mut Checker<'_>,
+    inventory: &Inventory,
+    raw: &[crate::config::RawFederation],
+) -> Vec<crate::model::Federation> {
+    /// Below this many federations per thread, a thread costs more than it saves.
+    const PER_THREAD: usize = 1000;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(raw.len() / PER_THREAD)
+        .max(1);
+    let run = |c: &mut Checker<'_>, start: usize, part: &[crate::config::RawFederation]| {
+        part.iter()
+            .enumerate()
+            .filter_map(|(i, f)| federation::resolve(c, inventory, start + i, f))
+            .collect::<Vec<_>>()
+    };
+    if threads == 1 {
+        return run(c, 0, raw);
+    }
+    let size = raw.len().div_ceil(threads);
+    let parts: Vec<(Vec<_>, Vec<Diagnostic>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = raw
+            .chunks(size)
+            .enumerate()
+            .map(|(k, part)| {
+                scope.spawn(move || {
+                    let mut diags = Vec::new();
+                    let resolved = run(&mut Checker::new(&mut diags), k * size, part);
+                    (resolved, diags)
+                })
+            })
+            .collect();
+        handles.into_iter().map(crate::plan::join).collect()
+    });
+    let mut federations = Vec::with_capacity(raw.len());
+    for (resolved, diags) in parts {
+        federations.extend(resolved);
+        for d in diags {
+            c.push(d);
+        }
+    }
+    federations
 }
 
 /// Collects the diagnostics of every step, with the reports they share.
@@ -208,6 +250,43 @@ mod tests {
             String::from(at.field("to").field("gcpRoles").field(1)),
             "/federations/3/to/gcpRoles/1"
         );
+    }
+
+    #[test]
+    fn federations_resolved_on_several_threads_keep_the_spec_order() {
+        let n = 2_500;
+        let federations: Vec<_> = (0..n)
+            .map(|i| {
+                // Two mistakes, in different runs of federations.
+                let role = if i == 7 || i == 2_100 { "missing" } else { "reader" };
+                serde_json::json!({
+                    "name": format!("f-{i}"),
+                    "from": {"eks": "data", "namespace": format!("ns-{i}"), "serviceAccount": "app"},
+                    "to": {"gcpServiceAccount": format!("{role}@acme-prod.iam.gserviceaccount.com")},
+                    "via": {"pool": "aws-workloads"},
+                })
+            })
+            .collect();
+        let spec = serde_json::json!({
+            "version": 1,
+            "gcp": {
+                "projects": [{"id": "acme-prod", "number": "123456789012"}],
+                "serviceAccounts": [{"email": "reader@acme-prod.iam.gserviceaccount.com"}],
+                "workloadIdentityPools": [{"id": "aws-workloads", "project": "acme-prod"}],
+            },
+            "aws": {
+                "accounts": [{"id": "281031839323", "region": "us-east-1"}],
+                "eksClusters": [{
+                    "name": "data", "account": "281031839323", "region": "us-east-1",
+                    "oidcIssuer": "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE",
+                }],
+            },
+            "federations": federations,
+        });
+        let found = diagnostics(spec);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].starts_with("/federations/7/"), "{found:?}");
+        assert!(found[1].starts_with("/federations/2100/"), "{found:?}");
     }
 
     #[test]

@@ -51,8 +51,30 @@ pub fn check(plan: &Plan) -> Vec<Diagnostic> {
             nodes.dedup();
         }
     }
-    let mut found: Vec<(usize, Diagnostic)> = Vec::new();
-    for workload in workloads.values() {
+    // Each workload's reach is its own: a large spec's are split over the cores.
+    let workloads: Vec<&Workload<'_>> = workloads.values().collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(workloads.len() / 1000)
+        .max(1);
+    let size = workloads.len().div_ceil(threads).max(1);
+    let mut found: Vec<(usize, Diagnostic)> = std::thread::scope(|scope| {
+        let graph = &graph;
+        let handles: Vec<_> = workloads
+            .chunks(size)
+            .map(|part| scope.spawn(move || unreached_grants(graph, part)))
+            .collect();
+        handles.into_iter().flat_map(crate::plan::join).collect()
+    });
+    found.sort_by_key(|(index, _)| *index);
+    out.extend(found.into_iter().map(|(_, d)| d));
+    out
+}
+
+/// What each of `workloads` reaches and was not granted, with its federation's position.
+fn unreached_grants(graph: &Graph, workloads: &[&Workload<'_>]) -> Vec<(usize, Diagnostic)> {
+    let mut found = Vec::new();
+    for workload in workloads {
         let reached = graph.reach(&workload.starts);
         for node in reached.keys().filter(|n| n.is_target()) {
             if workload.declared.binary_search(node).is_ok()
@@ -80,9 +102,7 @@ pub fn check(plan: &Plan) -> Vec<Diagnostic> {
             ));
         }
     }
-    found.sort_by_key(|(index, _)| *index);
-    out.extend(found.into_iter().map(|(_, d)| d));
-    out
+    found
 }
 
 /// GKE clusters of one project share the workload pool `PROJECT.svc.id.goog`: a Kubernetes
