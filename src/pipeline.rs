@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::diag::Report;
 use crate::plan::Plan;
+use crate::render::grants::Grants;
 use crate::render::{FilePlan, RenderError, RenderOptions};
 
 /// Why a spec could not be turned into files.
@@ -96,7 +97,17 @@ fn relative(to: &Path, from: &Path) -> String {
 /// [`PipelineError::Invalid`] with every problem of an invalid spec; [`PipelineError::Render`]
 /// on a crossfed bug.
 pub fn plan_files(spec: SpecText<'_>) -> Result<FilePlan, PipelineError> {
-    files_of(&plan(spec)?, spec, &|_| {})
+    files_of(&plan(spec)?, spec, &Previous::default(), &|_| {})
+}
+
+/// What the render before this one recorded in its manifest and this one carries on (see
+/// [`crate::render::grants`]): empty for a first render.
+#[derive(Debug, Clone, Default)]
+pub struct Previous {
+    /// The grants it created.
+    pub grants: Grants,
+    /// The revocations it listed and nobody has marked as run.
+    pub pending: Grants,
 }
 
 /// Every generated file of `spec`, without the manifest (which only records them).
@@ -104,7 +115,10 @@ pub fn plan_files(spec: SpecText<'_>) -> Result<FilePlan, PipelineError> {
 /// # Errors
 /// As [`plan_files`].
 pub fn render_files(spec: SpecText<'_>) -> Result<FilePlan, PipelineError> {
-    Ok(crate::render::render(&plan(spec)?, &options(spec))?)
+    Ok(crate::render::render(
+        &plan(spec)?,
+        &options(spec, Grants::default()),
+    )?)
 }
 
 /// Validates `spec` into its [`Plan`]: the first half of [`plan_files`], for callers that must
@@ -124,15 +138,25 @@ pub fn plan(spec: SpecText<'_>) -> Result<Plan, PipelineError> {
 pub fn files_of(
     plan: &Plan,
     spec: SpecText<'_>,
+    previous: &Previous,
     each_part: &(dyn Fn(&mut FilePlan) + Sync),
 ) -> Result<FilePlan, PipelineError> {
-    let files = crate::render::render_with(plan, &options(spec), each_part)?;
-    Ok(crate::output::with_manifest(files, spec.name, spec.source))
+    let grants = Grants::of(plan);
+    let revocations = grants.revocations(&previous.grants, &previous.pending);
+    let files = crate::render::render_with(plan, &options(spec, revocations.clone()), each_part)?;
+    Ok(crate::output::with_manifest_recording(
+        files,
+        spec.name,
+        spec.source,
+        grants,
+        revocations,
+    ))
 }
 
-fn options(spec: SpecText<'_>) -> RenderOptions {
+fn options(spec: SpecText<'_>, revocations: Grants) -> RenderOptions {
     RenderOptions {
         spec_name: spec.name.to_owned(),
+        revocations,
     }
 }
 

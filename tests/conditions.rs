@@ -50,6 +50,7 @@ fn render(spec: &Spec) -> std::collections::BTreeMap<String, String> {
         &plan,
         &RenderOptions {
             spec_name: "x".into(),
+            ..Default::default()
         },
     )
     .unwrap()

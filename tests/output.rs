@@ -173,6 +173,8 @@ fn a_commit_interrupted_midway_is_finished_by_the_next_render_and_check_touches_
                 ("shared-data-reader", "shared-reader"),
             ],
         );
+        // The same history as `out`: its revocations included.
+        assert!(render(SPEC, &expected).status.success());
         assert!(render(&changed, &expected).status.success());
 
         let crashed = crossfed(&["render", &changed], &out, Some("commit:2"));
@@ -480,6 +482,8 @@ fn a_commit_stopped_before_any_rename_is_reported_by_check_and_finished_by_rende
         "gke-many-pods-one-role.yaml",
         &[("name: ingest-worker", "name: ingest-worker-v2")],
     );
+    // The same history as `out`: its revocations included.
+    assert!(render(SPEC, &expected).status.success());
     assert!(render(&changed, &expected).status.success());
     let crashed = crossfed(&["render", &changed], &out, Some("commit:0"));
     assert_eq!(crashed.status.code(), Some(2));
@@ -1072,4 +1076,69 @@ fn links_at_staging_names_and_planned_paths_are_replaced_never_followed() {
     );
     assert!(!account.join(".apply.sh.crossfed-new").exists());
     assert_eq!(check(&changed, &out).status.code(), Some(0));
+}
+
+#[test]
+fn revocations_are_written_carried_and_forgotten_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let full = spec_from(dir.path(), "quickstart.yaml", &[]);
+    assert!(render(&full, &out).status.success());
+    // The EKS federation is dropped from the spec.
+    let source = std::fs::read_to_string(&full).unwrap();
+    let smaller = dir.path().join("smaller.yaml");
+    std::fs::write(
+        &smaller,
+        &source[..source.find("  - name: eks-uploader").unwrap()],
+    )
+    .unwrap();
+    let smaller = smaller.display().to_string();
+    assert!(render(&smaller, &out).status.success());
+    let revoke = out.join("gcp/acme-prod/revoke.sh");
+    let text = std::fs::read_to_string(&revoke).unwrap();
+    assert!(text.contains("remove-iam-policy-binding"), "{text}");
+    assert!(out.join("kubernetes/data/revoke.sh").exists());
+    let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert!(
+        readme.contains("`bash gcp/acme-prod/revoke.sh`"),
+        "{readme}"
+    );
+    // Up to date, and carried by the next render of the same spec.
+    assert!(check(&smaller, &out).status.success());
+    let before = tree(&out);
+    assert!(render(&smaller, &out).status.success());
+    assert_eq!(tree(&out), before);
+    // Once run: forgotten, and `check` agrees.
+    let forgot = crossfed(&["render", &smaller, "--forget-revocations"], &out, None);
+    assert!(forgot.status.success());
+    assert!(!revoke.exists());
+    assert!(!out.join("kubernetes/data/revoke.sh").exists());
+    assert!(check(&smaller, &out).status.success());
+}
+
+#[test]
+fn grants_in_a_manifest_are_checked_before_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let spec = spec_from(dir.path(), "quickstart.yaml", &[]);
+    assert!(render(&spec, &out).status.success());
+    // A pull request slips a shell command into a recorded grant.
+    let manifest = out.join(".crossfed/manifest.json");
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    json["grants"]["kubernetes"]["data"]["configMaps"]["ingest"] =
+        serde_json::json!(["x $(touch pwned)"]);
+    std::fs::write(&manifest, serde_json::to_string(&json).unwrap()).unwrap();
+    let before = tree(&out);
+    for args in [
+        &["render", spec.as_str()][..],
+        &["check", spec.as_str()][..],
+    ] {
+        let result = crossfed(args, &out, None);
+        assert_eq!(result.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert!(stderr.contains("manifest.json"), "{stderr}");
+        assert!(stderr.contains("not a plain name"), "{stderr}");
+    }
+    assert_eq!(tree(&out), before);
 }

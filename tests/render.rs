@@ -404,3 +404,85 @@ fn accepted_risk_reasons_cannot_inject_markdown() {
     );
     assert_eq!(readme.lines().filter(|l| *l == row).count(), 1, "{readme}");
 }
+
+/// The files of `source` rendered after a render that recorded `previous`.
+fn render_after(
+    source: &str,
+    previous: &crossfed::pipeline::Previous,
+) -> (FilePlan, crossfed::output::Manifest) {
+    let spec = SpecText {
+        file: "spec.yaml",
+        name: "spec.yaml",
+        source,
+    };
+    let plan = crossfed::pipeline::plan(spec).unwrap_or_else(|e| panic!("{e:?}"));
+    let files = crossfed::pipeline::files_of(&plan, spec, previous, &|_| {}).unwrap();
+    let manifest = serde_json::from_str(&files[".crossfed/manifest.json"].content).unwrap();
+    (files, manifest)
+}
+
+/// `source` without its federation `name`.
+fn without_federation(source: &str, name: &str) -> String {
+    let mut value: serde_json::Value = serde_saphyr::from_str(source).unwrap();
+    let federations = value["federations"].as_array_mut().unwrap();
+    federations.retain(|f| f["name"] != name);
+    serde_saphyr::to_string(&value).unwrap()
+}
+
+fn previous_of(manifest: &crossfed::output::Manifest) -> crossfed::pipeline::Previous {
+    crossfed::pipeline::Previous {
+        grants: manifest.grants.clone(),
+        pending: manifest.revocations.clone(),
+    }
+}
+
+#[test]
+fn dropping_a_federation_revokes_exactly_its_grants() {
+    use std::fmt::Write as _;
+    let source =
+        std::fs::read_to_string(root().join("fixtures/valid/both-directions.yaml")).unwrap();
+    let (files, before) = render_after(&source, &crossfed::pipeline::Previous::default());
+    assert!(!before.grants.is_empty());
+    assert!(before.revocations.is_empty());
+    assert!(!files.keys().any(|p| p.ends_with("revoke.sh")));
+
+    let names: Vec<String> =
+        serde_saphyr::from_str::<serde_json::Value>(&source).unwrap()["federations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap().to_owned())
+            .collect();
+    let mut snapshot = String::new();
+    for name in &names {
+        let smaller = without_federation(&source, name);
+        let (files, after) = render_after(&smaller, &previous_of(&before));
+        // Exactly what the full spec granted and the smaller one does not, never a grant held.
+        assert_eq!(
+            after.revocations,
+            before.grants.minus(&after.grants),
+            "{name}"
+        );
+        assert_eq!(
+            after.revocations.minus(&after.grants),
+            after.revocations,
+            "{name}"
+        );
+        let _ = writeln!(snapshot, "######## without {name}");
+        for (path, file) in files.iter().filter(|(p, _)| p.ends_with("revoke.sh")) {
+            let _ = write!(snapshot, "==== {path} ====\n{}", file.content);
+        }
+        // Carried by the next render of the same spec, byte for byte.
+        let (again, carried) = render_after(&smaller, &previous_of(&after));
+        assert_eq!(carried.revocations, after.revocations, "{name}");
+        assert_eq!(combined(&again), combined(&files), "{name}");
+        // Granted again: nothing is left to revoke.
+        let (_, back) = render_after(&source, &previous_of(&after));
+        assert!(
+            back.revocations.is_empty(),
+            "{name}: {:?}",
+            back.revocations
+        );
+    }
+    insta::assert_snapshot!(snapshot);
+}

@@ -66,7 +66,7 @@ pub fn run(args: &CheckArgs) -> Result<Outcome, Failure> {
         None => crossfed::output::Held::for_reading(&args.output)
             .map_err(|e| Failure::Refused(e.to_string()))?,
     };
-    let plan = spec.files(&held)?;
+    let plan = spec.files(&held, false)?;
     let changes = held
         .diff(&plan)
         .map_err(|e| Failure::Refused(e.to_string()))?;

@@ -115,17 +115,28 @@ pub struct Validated {
 
 impl Validated {
     /// Every file `render` writes, manifest included ([`crossfed::pipeline::files_of`]),
-    /// releasing as it goes the content of every file `held` already holds.
+    /// releasing as it goes the content of every file `held` already holds. The revocations
+    /// of the directory's manifest are carried on, unless `forget_revocations`.
     ///
     /// # Errors
     /// On a template bug.
-    pub fn files(&self, held: &crossfed::output::Held<'_>) -> Result<FilePlan, Failure> {
+    pub fn files(
+        &self,
+        held: &crossfed::output::Held<'_>,
+        forget_revocations: bool,
+    ) -> Result<FilePlan, Failure> {
         let spec = crossfed::pipeline::SpecText {
             file: &self.file,
             name: &self.name,
             source: &self.source,
         };
-        crossfed::pipeline::files_of(&self.plan, spec, &|part| held.settle(part))
+        let mut previous = held
+            .previous()
+            .map_err(|e| Failure::Refused(e.to_string()))?;
+        if forget_revocations {
+            previous.pending = crossfed::render::grants::Grants::default();
+        }
+        crossfed::pipeline::files_of(&self.plan, spec, &previous, &|part| held.settle(part))
             .map_err(|e| Failure::Refused(e.to_string()))
     }
 }

@@ -22,6 +22,10 @@ pub struct RenderArgs {
     /// `render` refuses, names the files and shows the edits, and writes nothing.
     #[arg(long)]
     pub force: bool,
+    /// The `revoke.sh` scripts of the output directory have been run: drop the revocations they
+    /// hold (by default they are carried from render to render, so none is lost before it ran).
+    #[arg(long)]
+    pub forget_revocations: bool,
     /// Print nothing but errors (by default every file written or removed is listed, then a
     /// count).
     #[arg(long, short)]
@@ -53,7 +57,7 @@ pub fn run(args: &RenderArgs) -> Result<Outcome, Failure> {
         None => Held::for_writing(&args.output),
     }
     .map_err(|e| Failure::Refused(e.to_string()))?;
-    let plan = spec.files(&held)?;
+    let plan = spec.files(&held, args.forget_revocations)?;
     // The plan is not needed to write, and the memory it frees is reused by the writer.
     drop(spec);
     let summary = held.write(&plan, fault, args.force).map_err(|e| match e {

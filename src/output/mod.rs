@@ -89,6 +89,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
+use crate::pipeline::Previous;
+use crate::render::grants::Grants;
 use crate::render::{FilePlan, Mode, PlannedFile};
 
 mod beneath;
@@ -202,6 +204,14 @@ pub struct Manifest {
     pub spec_sha256: String,
     /// Every owned file: path → sha256.
     pub files: BTreeMap<String, String>,
+    /// Every cloud grant the tree's scripts and manifests create
+    /// ([`crate::render::grants`]).
+    #[serde(default, skip_serializing_if = "Grants::is_empty")]
+    pub grants: Grants,
+    /// What the tree's `revoke.sh` scripts revoke: grants of earlier renders, carried until a
+    /// render with `--forget-revocations`.
+    #[serde(default, skip_serializing_if = "Grants::is_empty")]
+    pub revocations: Grants,
 }
 
 /// `.crossfed/journal.json`: a decided commit, which recovery finishes.
@@ -242,7 +252,29 @@ fn hex(digest: &[u8]) -> String {
 /// # Panics
 /// Never: a manifest always serializes.
 #[must_use]
-pub fn with_manifest(mut plan: FilePlan, spec_name: &str, spec_source: &str) -> FilePlan {
+pub fn with_manifest(plan: FilePlan, spec_name: &str, spec_source: &str) -> FilePlan {
+    with_manifest_recording(
+        plan,
+        spec_name,
+        spec_source,
+        Grants::default(),
+        Grants::default(),
+    )
+}
+
+/// [`with_manifest`], recording the `grants` the tree creates and the `revocations` its
+/// `revoke.sh` scripts hold.
+///
+/// # Panics
+/// Never: a manifest always serializes.
+#[must_use]
+pub fn with_manifest_recording(
+    mut plan: FilePlan,
+    spec_name: &str,
+    spec_source: &str,
+    grants: Grants,
+    revocations: Grants,
+) -> FilePlan {
     plan.remove(MANIFEST);
     let manifest = Manifest {
         crossfed: env!("CARGO_PKG_VERSION").to_owned(),
@@ -258,6 +290,8 @@ pub fn with_manifest(mut plan: FilePlan, spec_name: &str, spec_source: &str) -> 
                 (path.clone(), digest)
             })
             .collect(),
+        grants,
+        revocations,
     };
     plan.insert(
         MANIFEST.to_owned(),
@@ -395,6 +429,12 @@ pub fn read_manifest(dir: &Path) -> Result<Option<Manifest>, OutputError> {
     let path = dir.join(MANIFEST);
     let manifest: Manifest = parse_state(&path, &bytes)?;
     check_paths(&path, manifest.files.keys())?;
+    for grants in [&manifest.grants, &manifest.revocations] {
+        grants.check().map_err(|message| OutputError::Corrupt {
+            path: path.clone(),
+            message,
+        })?;
+    }
     Ok(Some(manifest))
 }
 
@@ -1127,6 +1167,8 @@ pub struct Held<'a> {
     /// The sha256 of each regular file the manifest lists, read under this lock by
     /// [`Held::survey`] (empty otherwise).
     surveyed: HashMap<String, String>,
+    /// What the manifest read by [`Held::survey`] recorded for the next render.
+    previous: Option<Previous>,
 }
 
 impl<'a> Held<'a> {
@@ -1143,6 +1185,7 @@ impl<'a> Held<'a> {
             dir,
             _lock: lock,
             surveyed: HashMap::new(),
+            previous: None,
         })
     }
 
@@ -1160,6 +1203,10 @@ impl<'a> Held<'a> {
             return None;
         }
         let manifest = read_manifest(dir).ok()??;
+        let previous = Previous {
+            grants: manifest.grants,
+            pending: manifest.revocations,
+        };
         let mut walker = Walker::new(dir);
         let mut buffer = vec![0_u8; 64 * 1024];
         let mut surveyed = HashMap::with_capacity(manifest.files.len());
@@ -1176,6 +1223,7 @@ impl<'a> Held<'a> {
             dir,
             _lock: Some(lock),
             surveyed,
+            previous: Some(previous),
         })
     }
 
@@ -1199,6 +1247,7 @@ impl<'a> Held<'a> {
             dir,
             _lock: lock(dir, false)?,
             surveyed: HashMap::new(),
+            previous: None,
         })
     }
 
@@ -1235,6 +1284,23 @@ impl<'a> Held<'a> {
                 file.held = true;
             }
         }
+    }
+
+    /// What the directory's manifest recorded for the next render: the grants of the tree and
+    /// its pending revocations (empty without a manifest).
+    ///
+    /// # Errors
+    /// As [`read_manifest`].
+    pub fn previous(&self) -> Result<Previous, OutputError> {
+        if let Some(previous) = &self.previous {
+            return Ok(previous.clone());
+        }
+        Ok(read_manifest(self.dir)?
+            .map(|m| Previous {
+                grants: m.grants,
+                pending: m.revocations,
+            })
+            .unwrap_or_default())
     }
 
     /// [`write`], under this lock.

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::grants::Grants;
 use super::templates::{self, TEMPLATE_SUMMARY_HEAD, TEMPLATE_SUMMARY_TAIL};
 use super::{FilePlan, Header, PlannedFile, RenderError, paths};
 use crate::model::{
@@ -242,6 +243,8 @@ struct Runbook {
     clusters: Vec<ClusterRow>,
     gce_hosts: usize,
     ec2_hosts: usize,
+    /// The `revoke.sh` scripts, per account, project and cluster.
+    revoke: Vec<String>,
 }
 
 /// A cluster of the runbook.
@@ -252,7 +255,7 @@ struct ClusterRow {
 }
 
 impl Runbook {
-    fn new(plan: &Plan, files: &FilePlan) -> Self {
+    fn new(plan: &Plan, files: &FilePlan, revocations: &Grants) -> Self {
         let present = |path: String| files.contains_key(&path).then_some(path);
         let mut gcp: Vec<String> = plan
             .gcp
@@ -285,6 +288,19 @@ impl Runbook {
                 .collect(),
             gce_hosts: plan.gce_hosts.len(),
             ec2_hosts: plan.ec2_hosts.len(),
+            revoke: revocations
+                .aws
+                .keys()
+                .map(|account| paths::aws_revoke(account))
+                .chain(revocations.gcp.keys().map(|p| paths::gcp_revoke(p)))
+                .chain(
+                    revocations
+                        .kubernetes
+                        .keys()
+                        .map(|c| paths::kubernetes_revoke(c)),
+                )
+                .filter_map(present)
+                .collect(),
         }
     }
 }
@@ -385,7 +401,12 @@ pub const PATH: &str = "README.md";
 ///
 /// # Errors
 /// On a template bug.
-pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan) -> Result<(), RenderError> {
+pub fn render(
+    plan: &Plan,
+    header: &Header,
+    revocations: &Grants,
+    files: &mut FilePlan,
+) -> Result<(), RenderError> {
     let spec = &plan.spec;
     let mut text = templates::render(
         TEMPLATE_SUMMARY_HEAD,
@@ -407,7 +428,7 @@ pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan) -> Result<(), 
     let tail = templates::render(
         TEMPLATE_SUMMARY_TAIL,
         &SummaryTail {
-            runbook: Runbook::new(plan, files),
+            runbook: Runbook::new(plan, files, revocations),
             accepted,
         },
     )?;

@@ -14,6 +14,12 @@ use super::RenderError;
 
 /// `aws/<account>/apply.sh`.
 pub const TEMPLATE_AWS_APPLY: &str = "aws-apply.sh";
+/// `aws/<account>/revoke.sh`.
+pub const TEMPLATE_AWS_REVOKE: &str = "aws-revoke.sh";
+/// `gcp/<project>/revoke.sh`.
+pub const TEMPLATE_GCP_REVOKE: &str = "gcp-revoke.sh";
+/// `kubernetes/<cluster>/revoke.sh`.
+pub const TEMPLATE_K8S_REVOKE: &str = "kubernetes-revoke.sh";
 /// `gcp/<project>/gke-workload-identity.sh`.
 pub const TEMPLATE_GKE_BINDINGS: &str = "gke-workload-identity.sh";
 /// `gcp/<project>/pools/<pool>/apply.sh`.
@@ -30,6 +36,18 @@ pub const TEMPLATE_GCE_INSTALL: &str = "gce-install.sh";
 pub const TEMPLATE_EC2_INSTALL: &str = "ec2-install.sh";
 
 const TEMPLATES: &[(&str, &str)] = &[
+    (
+        TEMPLATE_AWS_REVOKE,
+        include_str!("../../templates/aws-revoke.sh.tera"),
+    ),
+    (
+        TEMPLATE_GCP_REVOKE,
+        include_str!("../../templates/gcp-revoke.sh.tera"),
+    ),
+    (
+        TEMPLATE_K8S_REVOKE,
+        include_str!("../../templates/kubernetes-revoke.sh.tera"),
+    ),
     (
         TEMPLATE_AWS_APPLY,
         include_str!("../../templates/aws-apply.sh.tera"),
