@@ -28,10 +28,35 @@ from .http import Request, Response, StubServer
 BOTO_CONFIG = botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=20)
 
 
+def _client_id_actions() -> None:
+    """moto 5.2 has no `AddClientIDToOpenIDConnectProvider` nor `RemoveClientIDFromOpenIDConnectProvider`
+    (it answers 500 "not implemented"); the rendered apply.sh and revoke.sh call both. Added here
+    to its IAM, with AWS's semantics: adding a present id or removing an absent one succeeds, an
+    unknown provider is NoSuchEntity."""
+    from moto.iam.responses import EmptyResult, IamResponse
+
+    def add(self):
+        provider = self.backend.get_open_id_connect_provider(self._get_param("OpenIDConnectProviderArn"))
+        client_id = self._get_param("ClientID")
+        if client_id not in provider.client_id_list:
+            provider.client_id_list.append(client_id)
+        return EmptyResult()
+
+    def remove(self):
+        provider = self.backend.get_open_id_connect_provider(self._get_param("OpenIDConnectProviderArn"))
+        client_id = self._get_param("ClientID")
+        provider.client_id_list = [c for c in provider.client_id_list if c != client_id]
+        return EmptyResult()
+
+    IamResponse.add_client_id_to_open_id_connect_provider = add
+    IamResponse.remove_client_id_from_open_id_connect_provider = remove
+
+
 class Moto:
     def __init__(self):
         from moto.server import ThreadedMotoServer
 
+        _client_id_actions()
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 
     def __enter__(self) -> Moto:
