@@ -4,10 +4,15 @@
 use serde::Serialize;
 use serde_json::json;
 
+use std::collections::BTreeSet;
+
+use super::grants::{AwsGrants, Grants, role_key};
+use super::revoke::REVOKED_SID;
 use super::templates::{self, TEMPLATE_AWS_APPLY};
 use super::{FilePlan, Header, PlannedFile, RenderError, slug, to_json};
 use crate::model::issuer_host_path;
 use crate::plan::Plan;
+use crate::plan::aws::RolePlan;
 
 /// Context of `aws-apply.sh`. Fields are load-bearing: used by templates/aws-apply.sh.tera.
 #[derive(Debug, Serialize)]
@@ -34,6 +39,23 @@ struct RoleContext<'a> {
     max_session_duration_declared: bool,
     managed_policy_arns: &'a [String],
     instance_profile: bool,
+    /// The `Sid`s crossfed writes or wrote into the role's trust policy: its statements now,
+    /// those still to be revoked, and the statement of a revoked role's policy.
+    owned_sids: Vec<String>,
+}
+
+/// The `Sid`s of `role`'s trust policy that crossfed owns: see [`RoleContext::owned_sids`].
+fn owned_sids(role: &RolePlan, revoked: Option<&AwsGrants>) -> Vec<String> {
+    let mut sids: BTreeSet<String> = role.statements.iter().map(|s| s.sid.clone()).collect();
+    if let Some(revoked) = revoked {
+        for (arn, statements) in &revoked.trust_statements {
+            if role_key(arn) == role_key(&role.arn) {
+                sids.extend(statements.iter().cloned());
+            }
+        }
+    }
+    sids.insert(REVOKED_SID.to_owned());
+    sids.into_iter().collect()
 }
 
 /// The path of an OIDC provider's definition, relative to its account's folder.
@@ -46,8 +68,14 @@ pub fn oidc_provider_file(issuer: &str) -> String {
 ///
 /// # Errors
 /// On a template bug.
-pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan) -> Result<(), RenderError> {
+pub fn render(
+    plan: &Plan,
+    header: &Header,
+    revocations: &Grants,
+    files: &mut FilePlan,
+) -> Result<(), RenderError> {
     for (account, account_plan) in &plan.aws {
+        let revoked = revocations.aws.get(account);
         let mut context = ApplyContext {
             header: header.text(),
             account,
@@ -84,6 +112,7 @@ pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan) -> Result<(), 
                 max_session_duration_declared: role.max_session_duration_declared,
                 managed_policy_arns: &role.managed_policy_arns,
                 instance_profile: role.instance_profile,
+                owned_sids: owned_sids(role_plan, revoked),
             });
         }
         files.insert(

@@ -174,7 +174,7 @@ pub fn render_with(
     let parts = threads * 8;
     let mut jobs: Vec<Job<'_>> = vec![
         Box::new(move |files| revoke::render(&options.revocations, plan, header, files)),
-        Box::new(move |files| aws::render(plan, header, files)),
+        Box::new(move |files| aws::render(plan, header, &options.revocations, files)),
         Box::new(move |files| gcp::render(plan, header, files)),
         Box::new(move |files| hosts::render(plan, header, files)),
     ];

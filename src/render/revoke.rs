@@ -7,6 +7,9 @@ use super::templates::{self, TEMPLATE_AWS_REVOKE, TEMPLATE_GCP_REVOKE, TEMPLATE_
 use super::{FilePlan, Header, PlannedFile, RenderError};
 use crate::plan::Plan;
 
+/// The `Sid` of [`DENY_ALL_TRUST_POLICY`]'s statement.
+pub const REVOKED_SID: &str = "CrossfedRevoked";
+
 /// A trust policy that admits no one: what a role crossfed no longer manages keeps.
 pub const DENY_ALL_TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"CrossfedRevoked","Effect":"Deny","Principal":{"AWS":"*"},"Action":["sts:AssumeRole","sts:AssumeRoleWithWebIdentity","sts:TagSession"]}]}"#;
 

@@ -1,4 +1,4 @@
-"""Revocation: a fixture is rendered, one federation is dropped from it, and the smaller spec is
+"""Revocation, and apply scripts that replace only what crossfed wrote: a fixture is rendered, one federation is dropped from it, and the smaller spec is
 rendered into the same directory. What that writes is run for real:
 - every `revoke.sh` passes shellcheck;
 - AWS: the full spec's `apply.sh` runs against moto, then the smaller spec's `apply.sh` and
@@ -146,3 +146,32 @@ def test_every_gcloud_revocation_parses(dropped, tmp_path):
     assert commands, f"{name}: GCP revocations listed but no gcloud command ran"
     problems = real_gcloud_problems(commands, tmp_path)
     assert not problems, "\n".join(problems)
+
+
+def test_apply_refuses_to_replace_a_trust_statement_it_did_not_write(render_tree, moto):  # noqa: F811
+    """A statement someone added by hand to a role crossfed manages stops `apply.sh` with its
+    Sid, before the policy is replaced; CROSSFED_REPLACE_FOREIGN_TRUST=1 replaces it."""
+    require_tool("bash", "Install bash.")
+    tree = render_tree("both-directions")
+    moto.reset()
+    account = next(p.parent.name for p in tree.root.glob("aws/*/apply.sh"))
+    script = tree.root / "aws" / account / "apply.sh"
+    env = apply_env(moto, account, moto.admin_keys(account))
+    run_bash(script, env)
+    run_bash(script, env)  # its own statements: applied again without complaint
+    iam = moto.client("iam", account)
+    path = next(tree.root.glob(f"aws/{account}/roles/*/trust-policy.json"))
+    role = path.parent.name
+    policy = json.loads(path.read_text())
+    foreign = {"Sid": "AddedByHand", "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps({**policy, "Statement": [*policy["Statement"], foreign]}))
+    r = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "AddedByHand" in r.stderr and "CROSSFED_REPLACE_FOREIGN_TRUST" in r.stderr, r.stderr
+    live = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    live = json.loads(live) if isinstance(live, str) else live
+    assert foreign in live["Statement"], "the policy was replaced before the refusal"
+    run_bash(script, {**env, "CROSSFED_REPLACE_FOREIGN_TRUST": "1"})
+    live = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    live = json.loads(live) if isinstance(live, str) else live
+    assert live == policy
