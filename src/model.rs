@@ -13,7 +13,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-pub use crate::config::{Partition, TokenDelivery};
+pub use crate::config::{Partition, TokenDelivery, WorkloadKind};
+
+/// A Kubernetes workload a federation patches: kind and name.
+pub type WorkloadRef = (WorkloadKind, String);
 pub use crate::diag::Rule;
 
 /// A validated spec.
@@ -269,6 +272,8 @@ pub enum Source {
         subject: String,
         /// Containers that get the environment and mounts.
         containers: Vec<String>,
+        /// The workloads its Kustomize Component patches, sorted, without repeats.
+        workloads: Vec<WorkloadRef>,
     },
     /// A GCE VM (or other Google compute) running as a Google service account.
     Gce {

@@ -248,6 +248,9 @@ fn user_files_survive_and_renames_prune_only_owned_files() {
     assert_eq!(
         gone,
         [
+            "kubernetes/prod/ingest/components/ingest-worker/kustomization.yaml",
+            "kubernetes/prod/ingest/components/ingest-worker/patch-daemonset-ingest-node-agent.yaml",
+            "kubernetes/prod/ingest/components/ingest-worker/patch-statefulset-ingest-queue.yaml",
             "kubernetes/prod/ingest/cronjob/patch-ingest-worker.yaml",
             "kubernetes/prod/ingest/patch-ingest-worker.yaml"
         ],

@@ -286,10 +286,72 @@ pub struct RawSource {
     #[schemars(regex(pattern = p::DNS1123_SUBDOMAIN), example = &"reader")]
     pub service_account: Option<String>,
     /// With `gke`/`eks`: the containers of the pod that call the other cloud and get its
-    /// environment variables and token mount (default: `[app]`).
+    /// environment variables and token mount. Defaults to `[app]`: a workload whose container
+    /// has another name would get a second, imageless container `app` from the patch, so name
+    /// them.
     #[serde(default)]
     #[schemars(inner(regex(pattern = p::DNS1123_LABEL)), length(min = 1), example = ["app"])]
     pub containers: Option<Vec<String>>,
+    /// With `gke`/`eks`: the workloads of the namespace that run as the service account. Each
+    /// federation then gets a Kustomize Component (`kubernetes/<cluster>/<namespace>/components/<federation>`)
+    /// that patches exactly these, which the application's kustomization lists under
+    /// `components:` from any directory.
+    #[serde(default)]
+    #[schemars(length(min = 1))]
+    pub workloads: Option<Vec<RawWorkloadRef>>,
+}
+
+/// A Kubernetes workload a federation patches.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawWorkloadRef {
+    /// Its kind.
+    pub kind: WorkloadKind,
+    /// Its name (`metadata.name`), in the federation's namespace.
+    #[schemars(regex(pattern = p::DNS1123_SUBDOMAIN), length(max = 253), example = &"billing-api")]
+    pub name: String,
+}
+
+/// The kinds of Kubernetes workloads a federation can patch.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
+)]
+pub enum WorkloadKind {
+    /// `apps/v1` Deployment.
+    Deployment,
+    /// `apps/v1` `StatefulSet`.
+    StatefulSet,
+    /// `apps/v1` `DaemonSet`.
+    DaemonSet,
+    /// `batch/v1` Job.
+    Job,
+    /// `batch/v1` `CronJob`.
+    CronJob,
+}
+
+impl WorkloadKind {
+    /// The API group of the kind.
+    #[must_use]
+    pub fn group(self) -> &'static str {
+        match self {
+            WorkloadKind::Deployment | WorkloadKind::StatefulSet | WorkloadKind::DaemonSet => {
+                "apps"
+            }
+            WorkloadKind::Job | WorkloadKind::CronJob => "batch",
+        }
+    }
+
+    /// The kind's name as Kubernetes writes it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkloadKind::Deployment => "Deployment",
+            WorkloadKind::StatefulSet => "StatefulSet",
+            WorkloadKind::DaemonSet => "DaemonSet",
+            WorkloadKind::Job => "Job",
+            WorkloadKind::CronJob => "CronJob",
+        }
+    }
 }
 
 /// The target identity of a federation.

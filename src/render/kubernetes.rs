@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::templates::scripts;
 use super::{FilePlan, Header, PlannedFile, credential_process_profile, to_json, to_yaml};
-use crate::model::{Federation, Method, ProviderKind, Source, Target, TokenDelivery};
+use crate::model::{Federation, Method, ProviderKind, Source, Target, TokenDelivery, WorkloadKind};
 use crate::plan::Plan;
 use crate::plan::gcp::GCP_TOKEN_DIR;
 use crate::plan::kubernetes::Workload;
@@ -84,19 +84,30 @@ fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
 
 /// A strategic-merge patch of the given shape.
 fn patch(shape: Shape, name: &str, service_account: &str, pod: &Value) -> Value {
+    let (api_version, kind) = match shape {
+        Shape::Deployment => ("apps/v1", "Deployment"),
+        Shape::CronJob => ("batch/v1", "CronJob"),
+    };
+    patch_of(shape, (api_version, kind), name, service_account, pod)
+}
+
+/// A strategic-merge patch of the given shape, for a workload of `api_version` and `kind`.
+fn patch_of(
+    shape: Shape,
+    (api_version, kind): (&str, &str),
+    name: &str,
+    service_account: &str,
+    pod: &Value,
+) -> Value {
     let mut spec = serde_json::Map::new();
     spec.insert("serviceAccountName".to_owned(), json!(service_account));
     if let Value::Object(pod) = pod {
         spec.extend(pod.clone());
     }
     let template = object([("template", object([("spec", Value::Object(spec))]))]);
-    let (api_version, kind, spec) = match shape {
-        Shape::Deployment => ("apps/v1", "Deployment", template),
-        Shape::CronJob => (
-            "batch/v1",
-            "CronJob",
-            object([("jobTemplate", object([("spec", template)]))]),
-        ),
+    let spec = match shape {
+        Shape::Deployment => template,
+        Shape::CronJob => object([("jobTemplate", object([("spec", template)]))]),
     };
     object([
         ("apiVersion", json!(api_version)),
@@ -377,6 +388,67 @@ fn render_federation(
             ),
         );
     }
+    component(header, dir, ksa, f, &pod, files);
+}
+
+/// The Kustomize Component of federation `f` when its spec names the workloads it patches:
+/// `components/<f>/kustomization.yaml` and one patch per workload, each targeting the workload by
+/// group, version, kind and name. An application's kustomization lists the directory under
+/// `components:` from wherever it lives: a component is a kustomization root of its own, so
+/// kustomize's load restrictor is satisfied.
+fn component(
+    header: &Header,
+    dir: &str,
+    ksa: &str,
+    f: &Federation,
+    pod: &Value,
+    files: &mut FilePlan,
+) {
+    let Source::Kubernetes { workloads, .. } = &f.source else {
+        return;
+    };
+    if workloads.is_empty() {
+        return;
+    }
+    let folder = format!("{dir}/components/{}", f.name);
+    let mut patches = Vec::new();
+    for (kind, name) in workloads {
+        let shape = match kind {
+            WorkloadKind::CronJob => Shape::CronJob,
+            _ => Shape::Deployment,
+        };
+        let file = format!("patch-{}-{name}.yaml", kind.as_str().to_lowercase());
+        let api_version = format!("{}/v1", kind.group());
+        files.insert(
+            format!("{folder}/{file}"),
+            PlannedFile::data(
+                to_yaml(
+                    header,
+                    &[patch_of(
+                        shape,
+                        (&api_version, kind.as_str()),
+                        name,
+                        ksa,
+                        pod,
+                    )],
+                ),
+                [&f.name],
+            ),
+        );
+        patches.push(json!({
+            "path": file,
+            "target": {"group": kind.group(), "version": "v1", "kind": kind.as_str(), "name": name},
+        }));
+    }
+    let kustomization = json!({
+        "apiVersion": "kustomize.config.k8s.io/v1alpha1",
+        "kind": "Component",
+        "patches": patches,
+    });
+    files.insert(
+        format!("{folder}/kustomization.yaml"),
+        PlannedFile::data(to_yaml(header, &[kustomization]), [&f.name]),
+    );
 }
 
 /// Renders the Kubernetes files of share `share` of the namespaces (the `share.0`-th of every

@@ -10,6 +10,7 @@
 //! - A pool-wide `principal://…/subject/system:serviceaccount:NS:KSA` must not match a service
 //!   account of the same name in another cluster of the pool.
 //! - GKE Workload Identity maps a Kubernetes service account to one Google service account.
+//! - A workload named in `from.workloads` runs as one Kubernetes service account.
 //!
 //! Each rule is one pass over the resolved federations with a map keyed by the shared resource,
 //! so the cost stays linear; the first federation to claim a resource wins and every later one
@@ -32,6 +33,47 @@ pub(super) fn check(c: &mut Checker<'_>, federations: &[Federation]) {
     one_aws_role_per_pod(c, federations);
     one_gcp_federation_per_pod(c, federations);
     one_google_service_account_per_pod(c, federations);
+    one_service_account_per_workload(c, federations);
+}
+
+/// A workload runs as one Kubernetes service account: two federations of different service
+/// accounts that name the same workload would give it two Components setting
+/// `serviceAccountName`, and the last one applied would win.
+fn one_service_account_per_workload(c: &mut Checker<'_>, federations: &[Federation]) {
+    let mut runs_as: BTreeMap<(&str, &str, crate::model::WorkloadKind, &str), &str> =
+        BTreeMap::new();
+    for f in federations {
+        let Source::Kubernetes {
+            cluster,
+            namespace,
+            service_account,
+            workloads,
+            ..
+        } = &f.source
+        else {
+            continue;
+        };
+        for (kind, name) in workloads {
+            let key = (cluster.as_str(), namespace.as_str(), *kind, name.as_str());
+            match runs_as.get(&key) {
+                Some(other) if *other != service_account.as_str() => c.push(
+                    Diagnostic::error(
+                        Code::Inconsistent,
+                        at(f, "from/workloads"),
+                        format!(
+                            "{} `{namespace}/{name}` in `{cluster}` already runs as service account `{other}`, not `{service_account}`",
+                            kind.as_str()
+                        ),
+                    )
+                    .help("a workload runs as one service account: name it in the federations of that service account only"),
+                ),
+                Some(_) => {}
+                None => {
+                    runs_as.insert(key, service_account);
+                }
+            }
+        }
+    }
 }
 
 /// `/federations/{i}/{field}` of federation `f`.

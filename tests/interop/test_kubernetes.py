@@ -11,6 +11,7 @@ its header says (kustomize `patches` on a Deployment) and the merged output vali
 from __future__ import annotations
 
 import copy
+import os
 import re
 import shutil
 import subprocess
@@ -264,3 +265,84 @@ def test_mutation_dangling_volume_mount_fails(render_tree, tmp_path):
     broken_file.write_text(yaml.safe_dump(broken))
     out = patched_deployment(broken_file, tmp_path / "overlay")
     assert any("undeclared volume" in p for p in wiring_problems(out))
+
+
+# --- Components ------------------------------------------------------------------------------------
+
+IMAGE = "registry.example/app:1.0"
+
+
+def workload(kind: str, name: str, containers: list[str]) -> dict:
+    """A minimal workload of `kind` whose pod runs `containers` and one container crossfed must not touch."""
+    pod = {"containers": [{"name": c, "image": IMAGE} for c in [*containers, "untouched"]]}
+    labels = {"app": name}
+    template = {"metadata": {"labels": labels}, "spec": pod}
+    if kind in ("Job", "CronJob"):
+        pod["restartPolicy"] = "Never"
+        job = {"template": {"spec": pod}}
+        spec = job if kind == "Job" else {"schedule": "0 * * * *", "jobTemplate": {"spec": job}}
+        return {"apiVersion": "batch/v1", "kind": kind, "metadata": {"name": name}, "spec": spec}
+    spec = {"selector": {"matchLabels": labels}, "template": template}
+    if kind == "StatefulSet":
+        spec["serviceName"] = name
+    return {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name}, "spec": spec}
+
+
+def pod_of(doc: dict) -> dict:
+    spec = doc["spec"]
+    if doc["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    return spec["template"]["spec"]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_components_patch_exactly_the_named_workloads(render_tree, tmp_path, version):
+    """Each Component, listed under `components:` by an application kustomization in another
+    directory (kustomize's load restrictor on), patches each workload the spec names, of every
+    kind, in its named containers only, and the result is valid Kubernetes."""
+    tree = render_tree("gke-many-pods-one-role")
+    components = tree.components()
+    kinds = set()
+    problems = []
+    federations = {f["name"]: f for f in tree.spec.raw["federations"]}
+    for i, component in enumerate(components):
+        f = federations[component.name]
+        source = f["from"]
+        named = source.get("containers", ["app"])
+        app = tmp_path / f"app-{i}"
+        app.mkdir()
+        docs = [workload(w["kind"], w["name"], named) for w in source["workloads"]]
+        kinds |= {w["kind"] for w in source["workloads"]}
+        (app / "workloads.yaml").write_text(yaml.safe_dump_all(docs))
+        namespace_folder = component.parent.parent
+        (app / "kustomization.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                    "kind": "Kustomization",
+                    "namespace": source["namespace"],
+                    "resources": ["workloads.yaml", os.path.relpath(namespace_folder, app)],
+                    "components": [os.path.relpath(component, app)],
+                }
+            )
+        )
+        out = kustomize(app)
+        for doc in out:
+            problems += [f"{tree.rel(component)}: {e}" for e in k8s_errors(doc, version)]
+        for w in source["workloads"]:
+            doc = next(d for d in out if d["kind"] == w["kind"] and d["metadata"]["name"] == w["name"])
+            pod = pod_of(doc)
+            where = f"{tree.rel(component)} on {w['kind']} {w['name']}"
+            if pod.get("serviceAccountName") != source["serviceAccount"]:
+                problems.append(f"{where}: serviceAccountName {pod.get('serviceAccountName')}")
+            containers = {c["name"]: c for c in pod["containers"]}
+            if set(containers) != {*named, "untouched"}:
+                problems.append(f"{where}: containers {sorted(containers)}, expected {sorted([*named, 'untouched'])}")
+            for c in named:
+                if not containers.get(c, {}).get("env"):
+                    problems.append(f"{where}: container {c} got no environment")
+            if "env" in containers["untouched"] or "volumeMounts" in containers["untouched"]:
+                problems.append(f"{where}: a container the spec does not name was changed")
+            problems += [f"{where}: {e}" for e in wiring_problems([{**doc, "kind": "Deployment", "spec": {"template": {"spec": pod}}}, *out])]
+    assert kinds == {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"}, kinds
+    assert not problems, "\n".join(problems)

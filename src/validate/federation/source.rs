@@ -12,7 +12,7 @@
 
 use crate::config::RawSource;
 use crate::diag::{Code, Diagnostic};
-use crate::model::{ClusterKind, Source, service_account_subject};
+use crate::model::{ClusterKind, Source, WorkloadRef, service_account_subject};
 use crate::validate::semantic::{Checker, keys};
 
 use super::{Field, Input, OneOf, one_of};
@@ -67,6 +67,8 @@ pub(super) enum Workload {
         service_account: Option<String>,
         /// Containers that get the environment and mounts.
         containers: Vec<String>,
+        /// `from.workloads`, sorted, without repeats.
+        workloads: Vec<WorkloadRef>,
     },
     /// A GCE VM running as this Google service account (email).
     Gce {
@@ -116,6 +118,7 @@ impl Workload {
                 namespace: Some(namespace),
                 service_account: Some(service_account),
                 containers,
+                workloads,
             } => Source::Kubernetes {
                 subject: service_account_subject(&namespace, &service_account),
                 cluster_kind,
@@ -124,6 +127,7 @@ impl Workload {
                 namespace,
                 service_account,
                 containers,
+                workloads,
             },
             Workload::Kubernetes { .. } => return None,
             Workload::Gce { service_account } => Source::Gce { service_account },
@@ -171,6 +175,14 @@ pub(super) fn resolve(
         .containers
         .clone()
         .unwrap_or_else(|| vec!["app".to_owned()]);
+    let mut workloads: Vec<WorkloadRef> = from
+        .workloads
+        .iter()
+        .flatten()
+        .map(|w| (w.kind, w.name.clone()))
+        .collect();
+    workloads.sort();
+    workloads.dedup();
     let inventory = input.inventory;
     let kubernetes = |cluster_kind, cluster: &str, issuer: String| Workload::Kubernetes {
         cluster_kind,
@@ -179,6 +191,7 @@ pub(super) fn resolve(
         namespace: from.namespace.clone(),
         service_account: from.service_account.clone(),
         containers,
+        workloads: workloads.clone(),
     };
     // Each arm reads the key `kind` says is set.
     match kind {
@@ -287,6 +300,17 @@ fn check_fields(c: &mut Checker<'_>, input: &Input<'_>, from: &RawSource, kind: 
             .help("shorten the name"),
         );
     }
+    if !kind.is_kubernetes() && from.workloads.is_some() {
+        c.push(
+            Diagnostic::error(
+                Code::ConflictingFields,
+                input.at("from/workloads"),
+                "`workloads` only applies to `gke` and `eks` sources",
+            )
+            .help("remove `workloads`")
+            .at_key(),
+        );
+    }
     if !kind.is_kubernetes() && from.containers.is_some() {
         c.push(
             Diagnostic::error(
@@ -312,6 +336,7 @@ mod tests {
             namespace: namespace.map(str::to_owned),
             service_account: Some("app".to_owned()),
             containers: vec!["app".to_owned()],
+            workloads: Vec::new(),
         }
     }
 

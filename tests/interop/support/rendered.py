@@ -83,7 +83,16 @@ class Rendered:
         return out
 
     def kustomize_dirs(self) -> list[Path]:
-        return sorted(p.parent for p in self.files("kubernetes/**/kustomization.yaml"))
+        """The namespace folders (the Components are built through an application, see components())."""
+        return sorted(p.parent for p in self.files("kubernetes/**/kustomization.yaml") if p.parent not in self.components())
+
+    def components(self) -> list[Path]:
+        """The Kustomize Components: kubernetes/<cluster>/<namespace>/components/<federation>/."""
+        return sorted(
+            p.parent
+            for p in self.files("kubernetes/*/*/components/*/kustomization.yaml")
+            if (yaml.safe_load(p.read_text()) or {}).get("kind") == "Component"
+        )
 
     def patches(self) -> list[Path]:
         return self.files("kubernetes/*/*/patch-*.yaml")
