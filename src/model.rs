@@ -58,6 +58,66 @@ pub struct ServiceAccount {
     pub email: String,
     /// Numeric unique id, when given.
     pub unique_id: Option<String>,
+    /// Roles it holds on resources, sorted, without repeats.
+    pub grants: Vec<GcpGrant>,
+}
+
+/// The project a Google service account belongs to, read from its email:
+/// `NAME@PROJECT.iam.gserviceaccount.com`, `PROJECT@appspot.gserviceaccount.com`, or
+/// `NUMBER-compute@developer.gserviceaccount.com` (a project of `projects`, by number).
+#[must_use]
+pub fn service_account_home(
+    email: &str,
+    projects: &BTreeMap<String, GcpProject>,
+) -> Option<String> {
+    let (local, domain) = email.split_once('@')?;
+    if let Some(project) = domain.strip_suffix(".iam.gserviceaccount.com") {
+        return Some(project.to_owned());
+    }
+    match domain {
+        "appspot.gserviceaccount.com" => Some(local.to_owned()),
+        "developer.gserviceaccount.com" => {
+            let number = local.strip_suffix("-compute")?;
+            projects
+                .values()
+                .find(|p| p.number == number)
+                .map(|p| p.id.clone())
+        }
+        _ => None,
+    }
+}
+
+/// A GCP role on one resource.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GcpGrant {
+    /// Where.
+    pub resource: GcpResource,
+    /// The role.
+    pub role: String,
+}
+
+/// A resource that takes IAM bindings.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum GcpResource {
+    /// A project, by id.
+    Project(String),
+    /// A Cloud Storage bucket, by name.
+    Bucket(String),
+    /// A Pub/Sub topic, by full name.
+    Topic(String),
+}
+
+impl GcpResource {
+    /// How scripts and the manifest name it: the project id, `gs://BUCKET`, or the topic's name.
+    #[must_use]
+    pub fn name(&self) -> String {
+        match self {
+            GcpResource::Project(id) | GcpResource::Topic(id) => id.clone(),
+            GcpResource::Bucket(name) => format!("gs://{name}"),
+        }
+    }
 }
 
 /// A GKE cluster.
@@ -224,6 +284,8 @@ pub struct AwsRole {
     pub max_session_duration_declared: bool,
     /// Whether to create an instance profile of the same name.
     pub instance_profile: bool,
+    /// Inline policies, by name: each as the JSON document `put-role-policy` takes.
+    pub inline_policies: BTreeMap<String, String>,
 }
 
 /// An EKS cluster.

@@ -85,6 +85,31 @@ pub struct RawServiceAccount {
     #[serde(default)]
     #[schemars(regex(pattern = p::GCP_SA_UNIQUE_ID), example = "108840315781302076417")]
     pub unique_id: Option<String>,
+    /// Roles the service account itself holds, each on one resource: what a workload that
+    /// impersonates it can do. Scope each to the bucket, topic or project it needs.
+    #[serde(default)]
+    pub grants: Vec<RawGcpGrant>,
+}
+
+/// A GCP role on one resource: exactly one of `bucket`, `topic` and `project`.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawGcpGrant {
+    /// The role.
+    #[schemars(regex(pattern = p::GCP_ROLE), example = "roles/pubsub.publisher")]
+    pub role: String,
+    /// A Cloud Storage bucket, by name.
+    #[serde(default)]
+    #[schemars(regex(pattern = p::GCS_BUCKET), example = "acme-uploads")]
+    pub bucket: Option<String>,
+    /// A Pub/Sub topic, by full name.
+    #[serde(default)]
+    #[schemars(regex(pattern = p::PUBSUB_TOPIC), example = "projects/acme-prod/topics/orders")]
+    pub topic: Option<String>,
+    /// A project, by id.
+    #[serde(default)]
+    #[schemars(regex(pattern = p::GCP_PROJECT_ID), example = "acme-prod")]
+    pub project: Option<String>,
 }
 
 /// A GKE cluster with Workload Identity enabled.
@@ -206,6 +231,34 @@ pub struct RawRole {
     /// Also create an EC2 instance profile of the same name, for roles that EC2 instances run as.
     #[serde(default)]
     pub instance_profile: bool,
+    /// Policies embedded in the role, for least privilege: exactly the actions on exactly the
+    /// resources the workloads need (`put-role-policy`).
+    #[serde(default)]
+    pub inline_policies: Vec<RawInlinePolicy>,
+}
+
+/// An inline IAM policy of a role.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawInlinePolicy {
+    /// The policy's name, unique in the role.
+    #[schemars(regex(pattern = p::AWS_POLICY_NAME), example = &"read-reports")]
+    pub name: String,
+    /// What it allows.
+    #[schemars(length(min = 1))]
+    pub statements: Vec<RawPolicyStatement>,
+}
+
+/// One `Allow` statement of an inline policy.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawPolicyStatement {
+    /// Actions allowed, e.g. `s3:GetObject`.
+    #[schemars(inner(regex(pattern = p::AWS_ACTION)), length(min = 1), example = ["s3:GetObject"])]
+    pub actions: Vec<String>,
+    /// Resources they are allowed on, by ARN.
+    #[schemars(inner(regex(pattern = p::AWS_RESOURCE)), length(min = 1), example = ["arn:aws:s3:::acme-reports/*"])]
+    pub resources: Vec<String>,
 }
 
 /// An EKS cluster.

@@ -52,6 +52,18 @@ pub const DNS1123_SUBDOMAIN: &str =
 /// A container image reference pinned by digest or tag.
 pub const CONTAINER_IMAGE: &str =
     r"^[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64}|:[\w][\w.-]{0,127})$";
+/// An IAM action (`service:Action`, wildcards allowed) or `*`.
+pub const AWS_ACTION: &str = r"^(\*|[a-z0-9-]+:[A-Za-z0-9*?]+)$";
+/// An AWS resource ARN (wildcards allowed) or `*`.
+pub const AWS_RESOURCE: &str =
+    r"^(\*|arn:aws(-cn|-us-gov)?:[a-z0-9-]+:[a-z0-9-]*:([0-9]{12})?:[\x21-\x7E]+)$";
+/// An inline policy name.
+pub const AWS_POLICY_NAME: &str = r"^[\w+=,.@-]{1,128}$";
+/// A Cloud Storage bucket name.
+pub const GCS_BUCKET: &str = r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$";
+/// A Pub/Sub topic, by full name.
+pub const PUBSUB_TOPIC: &str =
+    r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/topics/[A-Za-z][A-Za-z0-9._~+%-]{2,254}$";
 /// A token audience: printable ASCII without spaces.
 pub const AUDIENCE: &str = r"^[\x21-\x2B\x2D-\x7E]{1,256}$";
 /// The reason a federation accepts a security rule: one line of prose, shown in the rendered
@@ -62,6 +74,31 @@ pub const ACCEPT_REASON: &str = r#"^[A-Za-z0-9][A-Za-z0-9 .,;:'"()/+=@%?!#-]{0,2
 
 /// What each pattern means, in the words a user needs to fix the value.
 pub const EXPLANATIONS: &[(&str, &str, &str)] = &[
+    (
+        AWS_ACTION,
+        "IAM action",
+        "write an action as `service:Action` (e.g. `s3:GetObject`); `*` may stand for part of the action",
+    ),
+    (
+        AWS_RESOURCE,
+        "AWS resource ARN",
+        "write a resource as its ARN (e.g. `arn:aws:s3:::my-bucket/*`)",
+    ),
+    (
+        AWS_POLICY_NAME,
+        "inline policy name",
+        "a policy name is 1-128 characters of letters, digits and `+=,.@_-`",
+    ),
+    (
+        GCS_BUCKET,
+        "Cloud Storage bucket name",
+        "a bucket name is 3-222 lowercase letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit (without `gs://`)",
+    ),
+    (
+        PUBSUB_TOPIC,
+        "Pub/Sub topic",
+        "write the topic's full name, `projects/PROJECT/topics/TOPIC`",
+    ),
     (
         AWS_ACCOUNT_ID,
         "AWS account id",

@@ -26,6 +26,8 @@ pub enum Rule {
     WholeIssuerOrAccount,
     /// An EKS/EC2 workload impersonates a Google service account only it uses (a note).
     ImpersonationWhereDirectAccessWouldDo,
+    /// An inline policy of the target role allows every action of a service, or any resource.
+    WildcardPermission,
 }
 
 /// Longest AWS session (`sessionDuration`, or the role's `maxSessionDuration`) that
@@ -42,6 +44,7 @@ impl Rule {
         Rule::LongSession,
         Rule::WholeIssuerOrAccount,
         Rule::ImpersonationWhereDirectAccessWouldDo,
+        Rule::WildcardPermission,
     ];
 
     /// The stable kebab-case id, as specs and reports spell it.
@@ -54,6 +57,7 @@ impl Rule {
             Rule::ImpersonationWhereDirectAccessWouldDo => {
                 "impersonation-where-direct-access-would-do"
             }
+            Rule::WildcardPermission => "wildcard-permission",
         }
     }
 
@@ -68,9 +72,10 @@ impl Rule {
     pub fn severity(self) -> Severity {
         match self {
             Rule::ImpersonationWhereDirectAccessWouldDo => Severity::Note,
-            Rule::KubernetesSystemNamespace | Rule::LongSession | Rule::WholeIssuerOrAccount => {
-                Severity::Error
-            }
+            Rule::KubernetesSystemNamespace
+            | Rule::LongSession
+            | Rule::WholeIssuerOrAccount
+            | Rule::WildcardPermission => Severity::Error,
         }
     }
 
@@ -90,6 +95,9 @@ impl Rule {
             Rule::ImpersonationWhereDirectAccessWouldDo => {
                 "An EKS or EC2 workload impersonates a Google service account that no other federation uses."
             }
+            Rule::WildcardPermission => {
+                "An inline policy of the role a federation assumes allows every action (`*`, `s3:*`) or any resource (`*`)."
+            }
         }
     }
 
@@ -108,6 +116,9 @@ impl Rule {
             }
             Rule::ImpersonationWhereDirectAccessWouldDo => {
                 "A note, not an error: an EKS or EC2 workload reaches GCP by impersonating a Google service account that no other federation uses. The service account is a second, long-lived Google identity to manage (its roles, keys policy and impersonators), while direct resource access (`to: {gcpRoles: [...]}`) grants the roles to the federated principal itself, so the access ends with the federation.\n\nFix: use `gcpRoles` instead of `gcpServiceAccount`, unless the Google API the workload calls does not accept federated principals (some do not; see Google's list of products supporting Workload Identity Federation). Accept the rule for that federation with the reason to silence the note."
+            }
+            Rule::WildcardPermission => {
+                "An inline policy (`aws.roles[].inlinePolicies`) of the role a federation assumes has a statement whose action is `*` or a whole service (`s3:*`), or whose resource is `*`. Inline policies exist in the spec to grant least privilege: exactly the actions on exactly the resources the workload needs. A wildcard there grants what nobody reviewed, including actions the service adds later, to every workload the federation admits. (Wildcards inside an ARN, such as `arn:aws:s3:::reports/*` for the objects of one bucket, are not flagged.)\n\nFix: list the actions the workload calls (`s3:GetObject`, `s3:ListBucket`) and the ARNs of the resources it touches. If a wildcard is really meant, accept the rule for the federation with the reason."
             }
         }
     }

@@ -18,7 +18,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 
 use crate::model::{
-    Federation, GkeCluster, Method, Partition, Pool, ProviderKind, Source, Spec, Target,
+    Federation, GcpGrant, GkeCluster, Method, Partition, Pool, ProviderKind, Source, Spec, Target,
+    service_account_home,
 };
 
 /// Where the projected token for GCP is mounted in EKS pods.
@@ -199,12 +200,26 @@ pub struct GcpPlan {
     pub pools: BTreeMap<String, PoolPlan>,
     /// The credential config of every federation into GCP, by federation name.
     pub credential_configs: BTreeMap<String, Value>,
+    /// The grants of the declared Google service accounts, per project of the accounts: (email,
+    /// grant), sorted.
+    pub service_account_grants: BTreeMap<String, Vec<(String, GcpGrant)>>,
 }
 
 /// Builds the GCP side of the plan in one pass over the federations.
 #[must_use]
 pub fn build(spec: &Spec) -> GcpPlan {
     let mut plan = GcpPlan::default();
+    for account in spec.service_accounts.values() {
+        // Validation made sure the project of an account with grants is known.
+        if let Some(project) = service_account_home(&account.email, &spec.gcp_projects) {
+            for grant in &account.grants {
+                plan.service_account_grants
+                    .entry(project.clone())
+                    .or_default()
+                    .push((account.email.clone(), grant.clone()));
+            }
+        }
+    }
     for f in &spec.federations {
         gke_binding(spec, f, &mut plan);
         let Method::WorkloadIdentityPool {

@@ -42,6 +42,14 @@ struct RoleContext<'a> {
     /// The `Sid`s crossfed writes or wrote into the role's trust policy: its statements now,
     /// those still to be revoked, and the statement of a revoked role's policy.
     owned_sids: Vec<String>,
+    /// Inline policies: name and document file.
+    inline_policies: Vec<InlinePolicyContext<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct InlinePolicyContext<'a> {
+    name: &'a str,
+    file: String,
 }
 
 /// The `Sid`s of `role`'s trust policy that crossfed owns: see [`RoleContext::owned_sids`].
@@ -113,6 +121,18 @@ pub fn render(
                 managed_policy_arns: &role.managed_policy_arns,
                 instance_profile: role.instance_profile,
                 owned_sids: owned_sids(role_plan, revoked),
+                inline_policies: role
+                    .inline_policies
+                    .iter()
+                    .map(|(name, document)| {
+                        let file = format!("roles/{}/inline-policy-{name}.json", role.name);
+                        files.insert(
+                            format!("aws/{account}/{file}"),
+                            PlannedFile::data(document.clone(), &role_plan.federations),
+                        );
+                        InlinePolicyContext { name, file }
+                    })
+                    .collect(),
             });
         }
         files.insert(

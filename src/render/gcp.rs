@@ -8,8 +8,9 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::templates::{self, TEMPLATE_GCP_POOL, TEMPLATE_GKE_BINDINGS};
+use super::templates::{self, TEMPLATE_GCP_POOL, TEMPLATE_GKE_BINDINGS, TEMPLATE_SA_GRANTS};
 use super::{FilePlan, Header, PlannedFile, RenderError, to_json};
+use crate::model::GcpResource;
 use crate::model::{Method, Pool, ProviderKind, Target};
 use crate::plan::Plan;
 use crate::plan::gcp::{Binding, GCP_TOKEN_DIR, ProviderPlan, ProviderSource};
@@ -117,6 +118,7 @@ fn binding_context(binding: &Binding) -> BindingContext<'_> {
 /// On a template bug, or when a credential config fails its lint (a crossfed bug).
 pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan) -> Result<(), RenderError> {
     render_gke_bindings(plan, header, files)?;
+    render_service_account_grants(plan, header, files)?;
     for pool_plan in plan.gcp.pools.values() {
         let pool = &plan.spec.pools[&pool_plan.id];
         let dir = super::paths::pool_dir(pool);
@@ -185,6 +187,57 @@ pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan) -> Result<(), 
             PlannedFile::program(
                 templates::render(templates::TEMPLATE_GCP_CRED_CONFIGS, &context)?,
                 &pool_plan.credential_configs,
+            ),
+        );
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct SaGrantsContext<'a> {
+    header: &'a str,
+    project: &'a str,
+    grants: Vec<SaGrant>,
+}
+
+#[derive(Serialize)]
+struct SaGrant {
+    member: String,
+    role: String,
+    kind: &'static str,
+    resource: String,
+}
+
+/// The Google service accounts' own grants, per project of the accounts
+/// (`service-account-grants.sh`), from the plan's grouping.
+fn render_service_account_grants(
+    plan: &Plan,
+    header: &Header,
+    files: &mut FilePlan,
+) -> Result<(), RenderError> {
+    for (project, grants) in &plan.gcp.service_account_grants {
+        let context = SaGrantsContext {
+            header: header.text(),
+            project,
+            grants: grants
+                .iter()
+                .map(|(email, g)| SaGrant {
+                    member: format!("serviceAccount:{email}"),
+                    role: g.role.clone(),
+                    kind: match g.resource {
+                        GcpResource::Bucket(_) => "bucket",
+                        GcpResource::Topic(_) => "topic",
+                        GcpResource::Project(_) => "project",
+                    },
+                    resource: g.resource.name(),
+                })
+                .collect(),
+        };
+        files.insert(
+            super::paths::service_account_grants(project),
+            PlannedFile::program(
+                templates::render(TEMPLATE_SA_GRANTS, &context)?,
+                &BTreeSet::new(),
             ),
         );
     }

@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Method, TokenDelivery};
+use crate::model::{GcpResource, Method, TokenDelivery};
 use crate::plan::Plan;
 use crate::plan::gcp::ProviderSource;
 
@@ -55,6 +55,9 @@ pub struct AwsGrants {
     /// Managed policies attached to each role, by role ARN.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attached_policies: BTreeMap<String, BTreeSet<String>>,
+    /// Inline policies (by name) of each role, by role ARN.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inline_policies: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// What the scripts of `gcp/<project>/` grant.
@@ -67,6 +70,10 @@ pub struct GcpGrants {
     /// IAM bindings on projects: project → role → members.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub project_bindings: BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
+    /// IAM bindings on buckets (`gs://NAME`) and Pub/Sub topics (`projects/P/topics/T`):
+    /// resource → role → members.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resource_bindings: BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
     /// Workload-identity pool providers: pool → provider → kind (`oidc` or `aws`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub providers: BTreeMap<String, BTreeMap<String, String>>,
@@ -129,6 +136,9 @@ impl Grants {
                     for policy in &declared.managed_policy_arns {
                         add(&mut out.attached_policies, &role.arn, policy);
                     }
+                    for name in declared.inline_policies.keys() {
+                        add(&mut out.inline_policies, &role.arn, name);
+                    }
                 }
             }
         }
@@ -168,6 +178,17 @@ impl Grants {
             }
             for b in &pool.grants {
                 add_binding(&mut out.project_bindings, &b.resource, &b.role, &b.member);
+            }
+        }
+        for (project, grants_of) in &plan.gcp.service_account_grants {
+            let out = grants.gcp.entry(project.clone()).or_default();
+            for (email, grant) in grants_of {
+                let member = format!("serviceAccount:{email}");
+                let map = match grant.resource {
+                    GcpResource::Project(_) => &mut out.project_bindings,
+                    GcpResource::Bucket(_) | GcpResource::Topic(_) => &mut out.resource_bindings,
+                };
+                add_binding(map, &grant.resource.name(), &grant.role, &member);
             }
         }
         for ((cluster, namespace), folder) in &plan.kubernetes {
@@ -210,11 +231,13 @@ impl Grants {
             prune_sets(&mut aws.oidc_client_ids);
             prune_sets(&mut aws.trust_statements);
             prune_sets(&mut aws.attached_policies);
+            prune_sets(&mut aws.inline_policies);
         }
         self.aws.retain(|_, a| *a != AwsGrants::default());
         for gcp in self.gcp.values_mut() {
             prune_bindings(&mut gcp.service_account_bindings);
             prune_bindings(&mut gcp.project_bindings);
+            prune_bindings(&mut gcp.resource_bindings);
             gcp.providers.retain(|_, p| !p.is_empty());
         }
         self.gcp.retain(|_, g| *g != GcpGrants::default());
@@ -243,14 +266,17 @@ impl Grants {
                         &mine.attached_policies,
                         &theirs.attached_policies,
                     ),
+                    inline_policies: roles_minus(&mine.inline_policies, &theirs.inline_policies),
                 },
             );
         }
         let mut their_sa_bindings = BTreeMap::new();
         let mut their_project_bindings = BTreeMap::new();
+        let mut their_resource_bindings = BTreeMap::new();
         for theirs in other.gcp.values() {
             bindings_union(&mut their_sa_bindings, &theirs.service_account_bindings);
             bindings_union(&mut their_project_bindings, &theirs.project_bindings);
+            bindings_union(&mut their_resource_bindings, &theirs.resource_bindings);
         }
         for (project, mine) in &self.gcp {
             let theirs = other.gcp.get(project).cloned().unwrap_or_default();
@@ -270,6 +296,10 @@ impl Grants {
                     project_bindings: bindings_minus(
                         &mine.project_bindings,
                         &their_project_bindings,
+                    ),
+                    resource_bindings: bindings_minus(
+                        &mine.resource_bindings,
+                        &their_resource_bindings,
                     ),
                     providers,
                 },
@@ -297,6 +327,7 @@ impl Grants {
             sets_union(&mut mine.oidc_client_ids, &theirs.oidc_client_ids);
             sets_union(&mut mine.trust_statements, &theirs.trust_statements);
             sets_union(&mut mine.attached_policies, &theirs.attached_policies);
+            sets_union(&mut mine.inline_policies, &theirs.inline_policies);
         }
         for (project, theirs) in &other.gcp {
             let mine = out.gcp.entry(project.clone()).or_default();
@@ -305,6 +336,7 @@ impl Grants {
                 &theirs.service_account_bindings,
             );
             bindings_union(&mut mine.project_bindings, &theirs.project_bindings);
+            bindings_union(&mut mine.resource_bindings, &theirs.resource_bindings);
             for (pool, providers) in &theirs.providers {
                 let kept = mine.providers.entry(pool.clone()).or_default();
                 for (id, kind) in providers {
@@ -343,13 +375,18 @@ impl Grants {
                 &aws.oidc_client_ids,
                 &aws.trust_statements,
                 &aws.attached_policies,
+                &aws.inline_policies,
             ] {
                 collect_sets(map, &mut values);
             }
         }
         for (project, gcp) in &self.gcp {
             keys.push(project);
-            for map in [&gcp.service_account_bindings, &gcp.project_bindings] {
+            for map in [
+                &gcp.service_account_bindings,
+                &gcp.project_bindings,
+                &gcp.resource_bindings,
+            ] {
                 for (resource, roles) in map {
                     values.push(resource);
                     collect_sets(roles, &mut values);

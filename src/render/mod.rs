@@ -394,6 +394,12 @@ pub mod paths {
         format!("kubernetes/{cluster}/revoke.sh")
     }
 
+    /// `gcp/<project>/service-account-grants.sh`.
+    #[must_use]
+    pub fn service_account_grants(project: &str) -> String {
+        format!("gcp/{project}/service-account-grants.sh")
+    }
+
     /// `gcp/<project>/gke-workload-identity.sh`.
     #[must_use]
     pub fn gke_bindings(project: &str) -> String {

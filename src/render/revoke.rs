@@ -40,6 +40,7 @@ struct AwsContext<'a> {
     deny_all: &'static str,
     client_ids: Vec<ClientId<'a>>,
     policies: Vec<Detach<'a>>,
+    inline_policies: Vec<Detach<'a>>,
     closed_roles: Vec<Role<'a>>,
     rewritten_roles: Vec<Role<'a>>,
 }
@@ -64,6 +65,8 @@ struct GcpContext<'a> {
     project: &'a str,
     service_account_bindings: Vec<Binding<'a>>,
     project_bindings: Vec<Binding<'a>>,
+    bucket_bindings: Vec<Binding<'a>>,
+    topic_bindings: Vec<Binding<'a>>,
     providers: Vec<Disable<'a>>,
 }
 
@@ -114,6 +117,17 @@ pub fn render(
     header: &Header,
     files: &mut FilePlan,
 ) -> Result<(), RenderError> {
+    render_aws(revocations, plan, header, files)?;
+    render_gcp(revocations, header, files)?;
+    render_kubernetes(revocations, header, files)
+}
+
+fn render_aws(
+    revocations: &Grants,
+    plan: &Plan,
+    header: &Header,
+    files: &mut FilePlan,
+) -> Result<(), RenderError> {
     let none = std::collections::BTreeSet::<String>::new();
     for (account, aws) in &revocations.aws {
         let managed = plan.aws.get(account);
@@ -123,6 +137,7 @@ pub fn render(
             deny_all: DENY_ALL_TRUST_POLICY,
             client_ids: Vec::new(),
             policies: Vec::new(),
+            inline_policies: Vec::new(),
             closed_roles: Vec::new(),
             rewritten_roles: Vec::new(),
         };
@@ -137,6 +152,15 @@ pub fn render(
         for (arn, policies) in &aws.attached_policies {
             for policy in policies {
                 context.policies.push(Detach {
+                    role: role_name(arn),
+                    role_arn: arn,
+                    policy,
+                });
+            }
+        }
+        for (arn, policies) in &aws.inline_policies {
+            for policy in policies {
+                context.inline_policies.push(Detach {
                     role: role_name(arn),
                     role_arn: arn,
                     policy,
@@ -161,12 +185,29 @@ pub fn render(
             PlannedFile::program(templates::render(TEMPLATE_AWS_REVOKE, &context)?, &none),
         );
     }
+    Ok(())
+}
+
+fn render_gcp(
+    revocations: &Grants,
+    header: &Header,
+    files: &mut FilePlan,
+) -> Result<(), RenderError> {
+    let none = std::collections::BTreeSet::<String>::new();
     for (project, gcp) in &revocations.gcp {
         let context = GcpContext {
             header: header.text(),
             project,
             service_account_bindings: bindings(&gcp.service_account_bindings),
             project_bindings: bindings(&gcp.project_bindings),
+            bucket_bindings: bindings(&gcp.resource_bindings)
+                .into_iter()
+                .filter(|b| b.resource.starts_with("gs://"))
+                .collect(),
+            topic_bindings: bindings(&gcp.resource_bindings)
+                .into_iter()
+                .filter(|b| !b.resource.starts_with("gs://"))
+                .collect(),
             providers: gcp
                 .providers
                 .iter()
@@ -184,6 +225,15 @@ pub fn render(
             PlannedFile::program(templates::render(TEMPLATE_GCP_REVOKE, &context)?, &none),
         );
     }
+    Ok(())
+}
+
+fn render_kubernetes(
+    revocations: &Grants,
+    header: &Header,
+    files: &mut FilePlan,
+) -> Result<(), RenderError> {
+    let none = std::collections::BTreeSet::<String>::new();
     for (cluster, k) in &revocations.kubernetes {
         let context = KubernetesContext {
             header: header.text(),

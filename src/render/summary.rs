@@ -263,6 +263,12 @@ impl Runbook {
             .keys()
             .filter_map(|project| present(paths::gke_bindings(project)))
             .collect();
+        gcp.extend(
+            plan.gcp
+                .service_account_grants
+                .keys()
+                .filter_map(|project| present(paths::service_account_grants(project))),
+        );
         gcp.extend(plan.gcp.pools.keys().filter_map(|id| {
             let pool = plan.spec.pools.get(id)?;
             present(paths::pool_apply(pool))

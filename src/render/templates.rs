@@ -20,6 +20,8 @@ pub const TEMPLATE_AWS_REVOKE: &str = "aws-revoke.sh";
 pub const TEMPLATE_GCP_REVOKE: &str = "gcp-revoke.sh";
 /// `kubernetes/<cluster>/revoke.sh`.
 pub const TEMPLATE_K8S_REVOKE: &str = "kubernetes-revoke.sh";
+/// `gcp/<project>/service-account-grants.sh`.
+pub const TEMPLATE_SA_GRANTS: &str = "gcp-service-account-grants.sh";
 /// `gcp/<project>/gke-workload-identity.sh`.
 pub const TEMPLATE_GKE_BINDINGS: &str = "gke-workload-identity.sh";
 /// `gcp/<project>/pools/<pool>/apply.sh`.
@@ -36,6 +38,10 @@ pub const TEMPLATE_GCE_INSTALL: &str = "gce-install.sh";
 pub const TEMPLATE_EC2_INSTALL: &str = "ec2-install.sh";
 
 const TEMPLATES: &[(&str, &str)] = &[
+    (
+        TEMPLATE_SA_GRANTS,
+        include_str!("../../templates/gcp-service-account-grants.sh.tera"),
+    ),
     (
         TEMPLATE_AWS_REVOKE,
         include_str!("../../templates/aws-revoke.sh.tera"),

@@ -14,11 +14,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::{RawAwsAccount, RawEksCluster, RawGcp, RawRole, RawSpec};
+use crate::config::{RawAwsAccount, RawEksCluster, RawGcp, RawGcpGrant, RawRole, RawSpec};
 use crate::diag::{Code, Diagnostic};
 use crate::model::{
-    AwsAccount, AwsRole, EksCluster, Federation, GcpProject, GkeCluster, Partition, Pool,
-    ServiceAccount, Spec,
+    AwsAccount, AwsRole, EksCluster, Federation, GcpGrant, GcpProject, GcpResource, GkeCluster,
+    Partition, Pool, ServiceAccount, Spec, service_account_home,
 };
 use crate::validate::semantic::{Checker, Pointer, keys, quoted};
 
@@ -48,7 +48,8 @@ impl Inventory {
     /// Checks the declarations of `raw` and resolves them.
     pub(super) fn build(c: &mut Checker<'_>, raw: &RawSpec) -> Self {
         let gcp_projects = projects(c, &raw.gcp);
-        let (service_accounts, service_account_index) = service_accounts(c, &raw.gcp);
+        let (service_accounts, service_account_index) =
+            service_accounts(c, &raw.gcp, &gcp_projects);
         let gke_clusters = gke_clusters(c, &raw.gcp, &gcp_projects);
         let pools = pools(c, &raw.gcp, &gcp_projects);
         let aws_accounts = aws_accounts(c, &raw.aws.accounts);
@@ -202,6 +203,7 @@ fn projects(c: &mut Checker<'_>, gcp: &RawGcp) -> BTreeMap<String, GcpProject> {
 fn service_accounts(
     c: &mut Checker<'_>,
     gcp: &RawGcp,
+    projects: &BTreeMap<String, GcpProject>,
 ) -> (BTreeMap<String, ServiceAccount>, BTreeMap<String, usize>) {
     let at = |i| Pointer::item("gcp/serviceAccounts", i);
     c.unique(
@@ -230,16 +232,119 @@ fn service_accounts(
     let mut accounts = BTreeMap::new();
     let mut index = BTreeMap::new();
     for (i, s) in gcp.service_accounts.iter().enumerate() {
+        let grants = gcp_grants(c, &at(i).field("grants"), &s.grants);
+        if !grants.is_empty() && service_account_home(&s.email, projects).is_none() {
+            c.push(
+                Diagnostic::error(
+                    Code::UnknownReference,
+                    at(i).field("grants"),
+                    format!("crossfed cannot tell which project `{}` belongs to, to write its grants there", s.email),
+                )
+                .help("declare the project whose number the email starts with under `gcp.projects`"),
+            );
+        }
         accounts.insert(
             s.email.clone(),
             ServiceAccount {
                 email: s.email.clone(),
                 unique_id: s.unique_id.clone(),
+                grants,
             },
         );
         index.entry(s.email.clone()).or_insert(i);
     }
     (accounts, index)
+}
+
+/// The grants at `at`: each names exactly one resource. Sorted, without repeats.
+fn gcp_grants(c: &mut Checker<'_>, at: &Pointer, raw: &[RawGcpGrant]) -> Vec<GcpGrant> {
+    let mut out = Vec::new();
+    for (j, g) in raw.iter().enumerate() {
+        let named: Vec<(&str, GcpResource)> = [
+            ("bucket", g.bucket.clone().map(GcpResource::Bucket)),
+            ("topic", g.topic.clone().map(GcpResource::Topic)),
+            ("project", g.project.clone().map(GcpResource::Project)),
+        ]
+        .into_iter()
+        .filter_map(|(key, r)| r.map(|r| (key, r)))
+        .collect();
+        match <[_; 1]>::try_from(named) {
+            Ok([(_, resource)]) => out.push(GcpGrant {
+                resource,
+                role: g.role.clone(),
+            }),
+            Err(named) => {
+                let message = if named.is_empty() {
+                    format!("grant of `{}` names no resource", g.role)
+                } else {
+                    format!(
+                        "grant of `{}` names several resources: {}",
+                        g.role,
+                        quoted(&named.iter().map(|(k, _)| *k).collect::<Vec<_>>())
+                    )
+                };
+                c.push(
+                    Diagnostic::error(Code::ConflictingFields, at.field(j), message)
+                        .help("give each grant exactly one of `bucket`, `topic` and `project`; list a role once per resource"),
+                );
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// IAM's limit on the inline policies of one role, together, in characters without whitespace.
+pub const MAX_INLINE_POLICY_CHARS: usize = 10_240;
+
+/// The inline policies of role `r` at `at`, by name, as the documents `put-role-policy` takes.
+fn inline_policies(c: &mut Checker<'_>, at: &Pointer, r: &RawRole) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    c.unique(
+        "inline policy",
+        r.inline_policies.iter().enumerate().map(|(j, p)| {
+            (
+                at.field("inlinePolicies").field(j).field("name"),
+                p.name.as_str(),
+            )
+        }),
+    );
+    for p in &r.inline_policies {
+        let statements: Vec<serde_json::Value> = p
+            .statements
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "Effect": "Allow",
+                    "Action": s.actions,
+                    "Resource": s.resources,
+                })
+            })
+            .collect();
+        let document = serde_json::json!({"Version": "2012-10-17", "Statement": statements});
+        // As `trust-policy.json` is written: pretty JSON and a newline.
+        out.entry(p.name.clone()).or_insert_with(|| {
+            let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
+            text.push('\n');
+            text
+        });
+    }
+    let size: usize = out
+        .values()
+        .map(|d| d.chars().filter(|ch| !ch.is_whitespace()).count())
+        .sum();
+    if size > MAX_INLINE_POLICY_CHARS {
+        c.push(
+            Diagnostic::error(
+                Code::CloudLimit,
+                at.field("inlinePolicies"),
+                format!("the role's inline policies come to {size} characters; IAM allows {MAX_INLINE_POLICY_CHARS} per role"),
+            )
+            .help("use wildcards within one service's actions, or move permissions into a managed policy"),
+        );
+    }
+    out
 }
 
 fn gke_clusters(
@@ -480,6 +585,7 @@ fn roles(
                 max_session_duration: r.max_session_duration.unwrap_or(3600),
                 max_session_duration_declared: r.max_session_duration.is_some(),
                 instance_profile: r.instance_profile,
+                inline_policies: inline_policies(c, &at, r),
             },
         );
     }

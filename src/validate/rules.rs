@@ -34,6 +34,7 @@ pub fn check(plan: &Plan) -> Vec<Diagnostic> {
         system_namespace(f, &mut findings);
         long_session(plan, f, &mut findings);
         impersonation(&users, f, &mut findings);
+        wildcard_permission(plan, f, &mut findings);
     }
     findings.extend(whole_issuer_or_account(plan));
     settle(plan, findings)
@@ -123,6 +124,54 @@ fn system_namespace(f: &Federation, out: &mut Vec<Finding>) {
 
 /// `long-session`: AWS sessions above [`MAX_QUIET_AWS_SESSION`], impersonated tokens above
 /// [`MAX_QUIET_TOKEN_LIFETIME`].
+/// An inline policy of the federation's target role allows a whole service, every action or
+/// any resource.
+fn wildcard_permission(plan: &Plan, f: &Federation, out: &mut Vec<Finding>) {
+    let rule = Rule::WildcardPermission;
+    let Target::AwsRole { arn, .. } = &f.target else {
+        return;
+    };
+    let Some(declared) = plan.spec.roles.get(arn) else {
+        return;
+    };
+    for (name, document) in &declared.inline_policies {
+        let Ok(document) = serde_json::from_str::<serde_json::Value>(document) else {
+            continue;
+        };
+        let wide = document["Statement"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|s| {
+                let actions = s["Action"].as_array().into_iter().flatten();
+                let resources = s["Resource"].as_array().into_iter().flatten();
+                actions
+                    .filter(|a| a.as_str().is_some_and(|a| a == "*" || a.ends_with(":*")))
+                    .chain(resources.filter(|r| r.as_str() == Some("*")))
+            })
+            .find_map(serde_json::Value::as_str)
+            .map(str::to_owned);
+        if let Some(wide) = wide {
+            out.push(Finding {
+                index: f.index,
+                diagnostic: Diagnostic::rule(
+                    rule,
+                    at(f, "to/awsRole"),
+                    format!(
+                        "role `{arn}`, which federation `{}` assumes, allows `{wide}` in its inline policy `{name}`",
+                        f.name
+                    ),
+                )
+                .help(format!(
+                    "list the actions the workload calls and the ARNs of the resources it touches, {}",
+                    or_accept(rule)
+                )),
+            });
+            return;
+        }
+    }
+}
+
 fn long_session(plan: &Plan, f: &Federation, out: &mut Vec<Finding>) {
     let rule = Rule::LongSession;
     let diagnostic = match &f.target {

@@ -285,6 +285,13 @@ def test_rendered_roles_and_providers_exist_in_iam(world):
         arn = f"arn:aws:iam::{account}:oidc-provider/{data['Url'].removeprefix('https://')}"
         got = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
         assert sorted(got["ClientIDList"]) == sorted(data["ClientIDList"]), f"{tree.rel(path)}: client ids differ in IAM"
+    # Inline policies: put as rendered.
+    for path in sorted(tree.root.glob("aws/*/roles/*/inline-policy-*.json")):
+        account, role = path.parts[-4], path.parent.name
+        name = path.stem.removeprefix("inline-policy-")
+        got = moto.client("iam", account).get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        got = json.loads(got) if isinstance(got, str) else got
+        assert got == json.loads(path.read_text()), f"{tree.rel(path)}: the role's inline policy in IAM differs"
 
 
 # --- mutations: each pod, broken on purpose, is denied -----------------------------------------------

@@ -42,6 +42,7 @@ NO_ACCOUNT = "You do not currently have an active account selected"
 def scripts(root: Path) -> list[Path]:
     found = [p for p in root.glob("gcp/*/pools/*/*.sh") if p.name != "create-cred-configs.sh"]
     found += root.glob("gcp/*/gke-workload-identity.sh")
+    found += root.glob("gcp/*/service-account-grants.sh")
     return sorted(found)
 
 

@@ -26,7 +26,7 @@ from test_aws import apply_env, moto  # noqa: F401  (the session's moto server)
 from test_gcloud_scripts import real_gcloud_problems
 from test_scripts import shellcheck
 
-FIXTURE = REPO / "fixtures" / "valid" / "both-directions.yaml"
+FIXTURES = [REPO / "fixtures" / "valid" / f"{stem}.yaml" for stem in ("both-directions", "least-privilege")]
 
 LOG_STUB = r"""#!/usr/bin/env python3
 import json, os, sys
@@ -35,8 +35,9 @@ with open(os.environ["STUB_LOG"], "a") as log:
 """
 
 
-def federation_names() -> list[str]:
-    return [f["name"] for f in yaml.safe_load(FIXTURE.read_text())["federations"]]
+def drops() -> list[tuple[Path, str]]:
+    """(fixture, federation) for every federation of every fixture."""
+    return [(path, f["name"]) for path in FIXTURES for f in yaml.safe_load(path.read_text())["federations"]]
 
 
 def render(crossfed_bin: str, spec: Path, out: Path) -> None:
@@ -44,13 +45,14 @@ def render(crossfed_bin: str, spec: Path, out: Path) -> None:
     assert r.returncode == 0, f"render {spec.name}: {r.stderr}"
 
 
-@pytest.fixture(params=federation_names())
+@pytest.fixture(params=drops(), ids=lambda d: f"{d[0].stem}-without-{d[1]}")
 def dropped(request, crossfed_bin, tmp_path):
     """(full tree, tree after dropping one federation, its name): the second rendered over the first."""
+    fixture, name = request.param
     full = tmp_path / "full.yaml"
-    shutil.copy(FIXTURE, full)
-    spec = yaml.safe_load(FIXTURE.read_text())
-    spec["federations"] = [f for f in spec["federations"] if f["name"] != request.param]
+    shutil.copy(fixture, full)
+    spec = yaml.safe_load(fixture.read_text())
+    spec["federations"] = [f for f in spec["federations"] if f["name"] != name]
     smaller = tmp_path / "smaller.yaml"
     smaller.write_text(yaml.safe_dump(spec, sort_keys=False))
     out = tmp_path / "out"
@@ -58,7 +60,7 @@ def dropped(request, crossfed_bin, tmp_path):
     before = tmp_path / "before"
     shutil.copytree(out, before)
     render(crossfed_bin, smaller, out)
-    return before, out, request.param
+    return before, out, name
 
 
 def manifest(root: Path) -> dict:
@@ -108,6 +110,10 @@ def test_aws_revocations_leave_no_trace_and_keep_the_rest(dropped, moto):  # noq
             policy = json.loads(policy) if isinstance(policy, str) else policy
             live = {s.get("Sid") for s in policy["Statement"] if s.get("Effect") == "Allow"}
             assert not live & set(sids), f"{name}: {role} still trusts {live & set(sids)}"
+        for role_arn, names in grants.get("inlinePolicies", {}).items():
+            role = role_arn.rsplit("/", 1)[1]
+            live = set(iam.list_role_policies(RoleName=role)["PolicyNames"])
+            assert not live & set(names), f"{name}: {role} still has inline policies {live & set(names)}"
     for account, grants in kept.items():
         iam = moto.client("iam", account)
         for role_arn, policies in grants.get("attachedPolicies", {}).items():
@@ -123,6 +129,10 @@ def test_aws_revocations_leave_no_trace_and_keep_the_rest(dropped, moto):  # noq
         for provider, client_ids in grants.get("oidcClientIds", {}).items():
             live = set(iam.get_open_id_connect_provider(OpenIDConnectProviderArn=provider)["ClientIDList"])
             assert set(client_ids) <= live, f"{name}: {provider} lost {set(client_ids) - live}"
+        for role_arn, names in grants.get("inlinePolicies", {}).items():
+            role = role_arn.rsplit("/", 1)[1]
+            live = set(iam.list_role_policies(RoleName=role)["PolicyNames"])
+            assert set(names) <= live, f"{name}: {role} lost inline policies {set(names) - live}"
 
 
 def test_every_gcloud_revocation_parses(dropped, tmp_path):
@@ -154,6 +164,7 @@ def test_apply_refuses_to_replace_a_trust_statement_it_did_not_write(render_tree
     require_tool("bash", "Install bash.")
     tree = render_tree("both-directions")
     moto.reset()
+    assert FIXTURES
     account = next(p.parent.name for p in tree.root.glob("aws/*/apply.sh"))
     script = tree.root / "aws" / account / "apply.sh"
     env = apply_env(moto, account, moto.admin_keys(account))
