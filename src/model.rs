@@ -109,6 +109,19 @@ pub enum GcpResource {
     Topic(String),
 }
 
+/// The kind of resource a binding's resource name names: `bucket` (`gs://NAME`), `topic`
+/// (`projects/P/topics/T`) or `project` (an id); see [`GcpResource::name`].
+#[must_use]
+pub fn resource_kind(name: &str) -> &'static str {
+    if name.starts_with("gs://") {
+        "bucket"
+    } else if name.starts_with("projects/") {
+        "topic"
+    } else {
+        "project"
+    }
+}
+
 impl GcpResource {
     /// How scripts and the manifest name it: the project id, `gs://BUCKET`, or the topic's name.
     #[must_use]
@@ -401,6 +414,8 @@ pub enum Target {
         project: String,
         /// Role names, sorted.
         roles: Vec<String>,
+        /// Roles granted on single resources (`to.gcpGrants`), sorted, without repeats.
+        grants: Vec<GcpGrant>,
     },
 }
 

@@ -411,6 +411,10 @@ impl WorkloadKind {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawTarget {
+    /// Direct access: roles granted to the federated principal itself, each on one bucket,
+    /// Pub/Sub topic or project (with or instead of `gcpRoles`, which are project-wide).
+    #[serde(default)]
+    pub gcp_grants: Option<Vec<RawGcpGrant>>,
     /// An IAM role to assume (one of `aws.roles`, by ARN or name).
     #[serde(default)]
     #[schemars(regex(pattern = p::AWS_ROLE_REF), example = "arn:aws:iam::281031839323:role/gke-to-aws-test")]

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use super::Plan;
 use super::aws::Principal;
 use super::gcp::{ProviderSource, assumed_role, gke_member};
-use crate::model::{Federation, Method, Source, Target};
+use crate::model::{Federation, Method, Source, Target, resource_kind};
 
 /// An identity, as the cloud that checks it compares it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -39,7 +39,8 @@ pub enum Node {
     PoolMember(String),
     /// An IAM role, by ARN.
     AwsRole(String),
-    /// A GCP role granted on a project: (project, role).
+    /// A GCP role granted on a project, bucket or topic: (resource name, role), see
+    /// [`crate::model::GcpResource::name`].
     Grant(String, String),
 }
 
@@ -51,7 +52,9 @@ impl fmt::Display for Node {
             Node::GoogleServiceAccount(email) => write!(f, "Google service account `{email}`"),
             Node::Ec2Role(role) => write!(f, "EC2 sessions of `{role}`"),
             Node::AwsRole(arn) => write!(f, "AWS role `{arn}`"),
-            Node::Grant(project, role) => write!(f, "`{role}` on project `{project}`"),
+            Node::Grant(resource, role) => {
+                write!(f, "`{role}` on {} `{resource}`", resource_kind(resource))
+            }
         }
     }
 }
@@ -127,9 +130,18 @@ pub fn declared(f: &Federation) -> Vec<Node> {
         Target::GcpServiceAccount { email, .. } => {
             vec![Node::GoogleServiceAccount(email.clone())]
         }
-        Target::GcpRoles { project, roles } => roles
+        Target::GcpRoles {
+            project,
+            roles,
+            grants,
+        } => roles
             .iter()
             .map(|role| Node::Grant(project.clone(), role.clone()))
+            .chain(
+                grants
+                    .iter()
+                    .map(|g| Node::Grant(g.resource.name(), g.role.clone())),
+            )
             .collect(),
     };
     if let Method::GoogleIdToken {
@@ -295,8 +307,11 @@ impl Graph {
                     Node::PoolMember(binding.member.clone()),
                     Node::Grant(binding.resource.clone(), binding.role.clone()),
                     &format!(
-                        "`{}` granted on project `{}` (federation `{}`)",
-                        binding.role, binding.resource, binding.federation
+                        "`{}` granted on {} `{}` (federation `{}`)",
+                        binding.role,
+                        resource_kind(&binding.resource),
+                        binding.resource,
+                        binding.federation
                     )
                     .into(),
                 );

@@ -208,18 +208,10 @@ pub struct GcpPlan {
 /// Builds the GCP side of the plan in one pass over the federations.
 #[must_use]
 pub fn build(spec: &Spec) -> GcpPlan {
-    let mut plan = GcpPlan::default();
-    for account in spec.service_accounts.values() {
-        // Validation made sure the project of an account with grants is known.
-        if let Some(project) = service_account_home(&account.email, &spec.gcp_projects) {
-            for grant in &account.grants {
-                plan.service_account_grants
-                    .entry(project.clone())
-                    .or_default()
-                    .push((account.email.clone(), grant.clone()));
-            }
-        }
-    }
+    let mut plan = GcpPlan {
+        service_account_grants: service_account_grants(spec),
+        ..GcpPlan::default()
+    };
     for f in &spec.federations {
         gke_binding(spec, f, &mut plan);
         let Method::WorkloadIdentityPool {
@@ -289,10 +281,16 @@ pub fn build(spec: &Spec) -> GcpPlan {
                 member,
                 federation: f.name.clone(),
             }),
-            Target::GcpRoles { project, roles } => {
-                for role in roles {
+            Target::GcpRoles {
+                project,
+                roles,
+                grants,
+            } => {
+                let on_project = roles.iter().map(|role| (project.clone(), role));
+                let on_resources = grants.iter().map(|g| (g.resource.name(), &g.role));
+                for (resource, role) in on_project.chain(on_resources) {
                     pool_plan.grants.push(Binding {
-                        resource: project.clone(),
+                        resource,
                         role: role.clone(),
                         member: member.clone(),
                         federation: f.name.clone(),
@@ -309,8 +307,25 @@ pub fn build(spec: &Spec) -> GcpPlan {
     for pool in plan.pools.values_mut() {
         pool.impersonations.sort();
         pool.grants.sort();
+        pool.grants.dedup();
     }
     plan
+}
+
+/// The grants of the declared Google service accounts, per project of the accounts.
+fn service_account_grants(spec: &Spec) -> BTreeMap<String, Vec<(String, GcpGrant)>> {
+    let mut out: BTreeMap<String, Vec<(String, GcpGrant)>> = BTreeMap::new();
+    for account in spec.service_accounts.values() {
+        // Validation made sure the project of an account with grants is known.
+        if let Some(project) = service_account_home(&account.email, &spec.gcp_projects) {
+            for grant in &account.grants {
+                out.entry(project.clone())
+                    .or_default()
+                    .push((account.email.clone(), grant.clone()));
+            }
+        }
+    }
+    out
 }
 
 /// GKE Workload Identity: the Kubernetes service account may act as the Google service account.

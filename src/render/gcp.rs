@@ -59,6 +59,8 @@ struct ProviderContext {
 #[derive(Debug, Serialize)]
 struct BindingContext<'a> {
     resource: &'a str,
+    /// `project`, `bucket` or `topic` ([`crate::model::resource_kind`]).
+    kind: &'static str,
     role: &'a str,
     member: &'a str,
     federation: &'a str,
@@ -106,6 +108,7 @@ fn provider_context(provider: &ProviderPlan) -> ProviderContext {
 fn binding_context(binding: &Binding) -> BindingContext<'_> {
     BindingContext {
         resource: &binding.resource,
+        kind: crate::model::resource_kind(&binding.resource),
         role: &binding.role,
         member: &binding.member,
         federation: &binding.federation,

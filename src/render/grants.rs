@@ -142,55 +142,7 @@ impl Grants {
                 }
             }
         }
-        for (project, bindings) in &plan.gcp.gke_bindings {
-            let out = grants.gcp.entry(project.clone()).or_default();
-            for binding in bindings.values() {
-                add_binding(
-                    &mut out.service_account_bindings,
-                    &binding.service_account,
-                    "roles/iam.workloadIdentityUser",
-                    &binding.member,
-                );
-            }
-        }
-        for pool in plan.gcp.pools.values() {
-            let Some(declared) = plan.spec.pools.get(&pool.id) else {
-                continue;
-            };
-            let out = grants.gcp.entry(declared.project.clone()).or_default();
-            for provider in pool.providers.values() {
-                let kind = match provider.source {
-                    ProviderSource::Oidc { .. } => "oidc",
-                    ProviderSource::Aws { .. } => "aws",
-                };
-                out.providers
-                    .entry(pool.id.clone())
-                    .or_default()
-                    .insert(provider.id.clone(), kind.to_owned());
-            }
-            for b in &pool.impersonations {
-                add_binding(
-                    &mut out.service_account_bindings,
-                    &b.resource,
-                    &b.role,
-                    &b.member,
-                );
-            }
-            for b in &pool.grants {
-                add_binding(&mut out.project_bindings, &b.resource, &b.role, &b.member);
-            }
-        }
-        for (project, grants_of) in &plan.gcp.service_account_grants {
-            let out = grants.gcp.entry(project.clone()).or_default();
-            for (email, grant) in grants_of {
-                let member = format!("serviceAccount:{email}");
-                let map = match grant.resource {
-                    GcpResource::Project(_) => &mut out.project_bindings,
-                    GcpResource::Bucket(_) | GcpResource::Topic(_) => &mut out.resource_bindings,
-                };
-                add_binding(map, &grant.resource.name(), &grant.role, &member);
-            }
-        }
+        gcp_grants(plan, &mut grants);
         for ((cluster, namespace), folder) in &plan.kubernetes {
             let out = grants.kubernetes.entry(cluster.clone()).or_default();
             for workload in folder.workloads.values() {
@@ -424,6 +376,64 @@ impl Grants {
             ));
         }
         Ok(())
+    }
+}
+
+/// The GCP grants of `plan`, into `grants`: GKE bindings, pool providers, impersonation
+/// bindings and grants, and the service accounts' own grants.
+fn gcp_grants(plan: &Plan, grants: &mut Grants) {
+    for (project, bindings) in &plan.gcp.gke_bindings {
+        let out = grants.gcp.entry(project.clone()).or_default();
+        for binding in bindings.values() {
+            add_binding(
+                &mut out.service_account_bindings,
+                &binding.service_account,
+                "roles/iam.workloadIdentityUser",
+                &binding.member,
+            );
+        }
+    }
+    for pool in plan.gcp.pools.values() {
+        let Some(declared) = plan.spec.pools.get(&pool.id) else {
+            continue;
+        };
+        let out = grants.gcp.entry(declared.project.clone()).or_default();
+        for provider in pool.providers.values() {
+            let kind = match provider.source {
+                ProviderSource::Oidc { .. } => "oidc",
+                ProviderSource::Aws { .. } => "aws",
+            };
+            out.providers
+                .entry(pool.id.clone())
+                .or_default()
+                .insert(provider.id.clone(), kind.to_owned());
+        }
+        for b in &pool.impersonations {
+            add_binding(
+                &mut out.service_account_bindings,
+                &b.resource,
+                &b.role,
+                &b.member,
+            );
+        }
+        for b in &pool.grants {
+            let map = match crate::model::resource_kind(&b.resource) {
+                "project" => &mut out.project_bindings,
+                _ => &mut out.resource_bindings,
+            };
+            add_binding(map, &b.resource, &b.role, &b.member);
+        }
+    }
+    for (project, grants_of) in &plan.gcp.service_account_grants {
+        let out = grants.gcp.entry(project.clone()).or_default();
+        for (email, grant) in grants_of {
+            let member = format!("serviceAccount:{email}");
+            let map = match grant.resource {
+                GcpResource::Project(_) => &mut out.project_bindings,
+                GcpResource::Bucket(_) | GcpResource::Topic(_) => &mut out.resource_bindings,
+            };
+            add_binding(map, &grant.resource.name(), &grant.role, &member);
+        }
     }
 }
 

@@ -55,7 +55,22 @@ fn target_label(target: &Target) -> String {
     match target {
         Target::AwsRole { arn, .. } => format!("AWS role {arn}"),
         Target::GcpServiceAccount { email, .. } => format!("Google SA {email}"),
-        Target::GcpRoles { project, roles } => format!("{} on project {project}", roles.join(", ")),
+        Target::GcpRoles {
+            project,
+            roles,
+            grants,
+        } => {
+            let mut parts = Vec::new();
+            if !roles.is_empty() {
+                parts.push(format!("{} on project {project}", roles.join(", ")));
+            }
+            parts.extend(
+                grants
+                    .iter()
+                    .map(|g| format!("{} on {}", g.role, g.resource.name())),
+            );
+            parts.join("; ")
+        }
     }
 }
 
@@ -557,8 +572,29 @@ pub fn explain(plan: &Plan, name: &str) -> Option<String> {
                 Target::GcpServiceAccount { email, .. } => {
                     format!("  gcloud iam service-accounts get-iam-policy {email}\n")
                 }
-                Target::GcpRoles { project, .. } => {
-                    format!("  gcloud projects get-iam-policy {project}\n")
+                Target::GcpRoles {
+                    project,
+                    roles,
+                    grants,
+                } => {
+                    let mut lines = String::new();
+                    if !roles.is_empty() {
+                        let _ = writeln!(lines, "  gcloud projects get-iam-policy {project}");
+                    }
+                    for g in grants {
+                        let resource = g.resource.name();
+                        let _ = match crate::model::resource_kind(&resource) {
+                            "bucket" => writeln!(
+                                lines,
+                                "  gcloud storage buckets get-iam-policy {resource}"
+                            ),
+                            "topic" => {
+                                writeln!(lines, "  gcloud pubsub topics get-iam-policy {resource}")
+                            }
+                            _ => writeln!(lines, "  gcloud projects get-iam-policy {resource}"),
+                        };
+                    }
+                    lines
                 }
                 Target::AwsRole { .. } => String::new(),
             };

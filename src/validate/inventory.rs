@@ -257,7 +257,7 @@ fn service_accounts(
 }
 
 /// The grants at `at`: each names exactly one resource. Sorted, without repeats.
-fn gcp_grants(c: &mut Checker<'_>, at: &Pointer, raw: &[RawGcpGrant]) -> Vec<GcpGrant> {
+pub(super) fn gcp_grants(c: &mut Checker<'_>, at: &Pointer, raw: &[RawGcpGrant]) -> Vec<GcpGrant> {
     let mut out = Vec::new();
     for (j, g) in raw.iter().enumerate() {
         let named: Vec<(&str, GcpResource)> = [

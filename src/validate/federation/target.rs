@@ -12,7 +12,7 @@
 use std::collections::BTreeSet;
 
 use crate::diag::{Code, Diagnostic};
-use crate::model::{Method, Target};
+use crate::model::{GcpGrant, Method, Target};
 use crate::validate::inventory::{Inventory, region_in_partition};
 use crate::validate::semantic::{Checker, keys};
 
@@ -60,6 +60,8 @@ pub(super) enum Goal {
         project: Option<String>,
         /// Role names, sorted and deduplicated.
         roles: Vec<String>,
+        /// `to.gcpGrants`, sorted and deduplicated.
+        grants: Vec<GcpGrant>,
     },
 }
 
@@ -69,13 +71,18 @@ impl Goal {
     pub(super) fn into_target(self, method: &Method, inventory: &Inventory) -> Option<Target> {
         match (self, method) {
             (Goal::Ready(target), _) => Some(target),
-            (Goal::GcpRoles { project, roles }, Method::WorkloadIdentityPool { pool, .. }) => {
-                Some(Target::GcpRoles {
-                    project: project
-                        .unwrap_or_else(|| inventory.pools[pool.as_str()].project.clone()),
+            (
+                Goal::GcpRoles {
+                    project,
                     roles,
-                })
-            }
+                    grants,
+                },
+                Method::WorkloadIdentityPool { pool, .. },
+            ) => Some(Target::GcpRoles {
+                project: project.unwrap_or_else(|| inventory.pools[pool.as_str()].project.clone()),
+                roles,
+                grants,
+            }),
             (Goal::GcpRoles { .. }, _) => None,
         }
     }
@@ -96,7 +103,10 @@ pub(super) fn kind(c: &mut Checker<'_>, input: &Input<'_>) -> Option<TargetKind>
             TargetKind::GcpServiceAccount,
             to.gcp_service_account.is_some(),
         ),
-        (TargetKind::GcpRoles, to.gcp_roles.is_some()),
+        (
+            TargetKind::GcpRoles,
+            to.gcp_roles.is_some() || to.gcp_grants.is_some(),
+        ),
     ];
     one_of(c, input, &rule, &options).ok().flatten()
 }
@@ -122,6 +132,7 @@ pub(super) fn check_fields(c: &mut Checker<'_>, input: &Input<'_>, kind: TargetK
             TargetKind::GcpServiceAccount,
         ),
         ("project", to.project.is_some(), TargetKind::GcpRoles),
+        ("gcpGrants", to.gcp_grants.is_some(), TargetKind::GcpRoles),
     ];
     for (field, set, belongs) in belonging {
         if set && belongs != kind {
@@ -164,7 +175,11 @@ pub(super) fn resolve(c: &mut Checker<'_>, input: &Input<'_>, kind: TargetKind) 
                 None
             }
         }
-        TargetKind::GcpRoles => Some(gcp_roles(c, input, to.gcp_roles.as_deref()?)),
+        TargetKind::GcpRoles => Some(gcp_roles(
+            c,
+            input,
+            to.gcp_roles.as_deref().unwrap_or_default(),
+        )),
     }
 }
 
@@ -208,14 +223,17 @@ fn aws_role(c: &mut Checker<'_>, input: &Input<'_>, reference: &str) -> Option<T
 
 fn gcp_roles(c: &mut Checker<'_>, input: &Input<'_>, roles: &[String]) -> Goal {
     let to = &input.federation.to;
-    if roles.is_empty() {
+    let no_grants = to.gcp_grants.as_ref().is_none_or(Vec::is_empty);
+    if roles.is_empty() && no_grants {
+        let (field, message) = if to.gcp_roles.is_some() {
+            ("to/gcpRoles", "`gcpRoles` is empty")
+        } else {
+            ("to/gcpGrants", "`gcpGrants` is empty")
+        };
         c.push(
-            Diagnostic::error(
-                Code::MissingField,
-                input.at("to/gcpRoles"),
-                "`gcpRoles` is empty",
-            )
-            .help("list at least one role, e.g. `roles/storage.objectViewer`"),
+            Diagnostic::error(Code::MissingField, input.at(field), message).help(
+                "list at least one role, e.g. `roles/storage.objectViewer`, on the project (`gcpRoles`) or on one resource (`gcpGrants`)",
+            ),
         );
     }
     let mut seen = BTreeSet::new();
@@ -242,9 +260,15 @@ fn gcp_roles(c: &mut Checker<'_>, input: &Input<'_>, roles: &[String]) -> Goal {
             "gcp.projects",
         );
     }
+    let grants = crate::validate::inventory::gcp_grants(
+        c,
+        &input.at("to/gcpGrants"),
+        to.gcp_grants.as_deref().unwrap_or_default(),
+    );
     Goal::GcpRoles {
         project: to.project.clone(),
         // A `BTreeSet` iterates in order: sorted and deduplicated.
         roles: seen.into_iter().cloned().collect(),
+        grants,
     }
 }
