@@ -297,8 +297,33 @@ pub struct AwsRole {
     pub max_session_duration_declared: bool,
     /// Whether to create an instance profile of the same name.
     pub instance_profile: bool,
-    /// Inline policies, by name: each as the JSON document `put-role-policy` takes.
-    pub inline_policies: BTreeMap<String, String>,
+    /// Inline policies, by name: their `Allow` statements.
+    pub inline_policies: BTreeMap<String, Vec<PolicyStatement>>,
+}
+
+/// One `Allow` statement of an inline policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyStatement {
+    /// `Action`.
+    pub actions: Vec<String>,
+    /// `Resource`.
+    pub resources: Vec<String>,
+}
+
+/// The document `put-role-policy` takes for `statements`, as `trust-policy.json` is written
+/// (pretty JSON and a newline).
+#[must_use]
+pub fn policy_document(statements: &[PolicyStatement]) -> String {
+    let statements: Vec<serde_json::Value> = statements
+        .iter()
+        .map(|s| {
+            serde_json::json!({"Effect": "Allow", "Action": s.actions, "Resource": s.resources})
+        })
+        .collect();
+    let document = serde_json::json!({"Version": "2012-10-17", "Statement": statements});
+    let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
+    text.push('\n');
+    text
 }
 
 /// An EKS cluster.

@@ -10,7 +10,7 @@ use super::grants::{AwsGrants, Grants, role_key};
 use super::revoke::REVOKED_SID;
 use super::templates::{self, TEMPLATE_AWS_APPLY};
 use super::{FilePlan, Header, PlannedFile, RenderError, slug, to_json};
-use crate::model::issuer_host_path;
+use crate::model::{issuer_host_path, policy_document};
 use crate::plan::Plan;
 use crate::plan::aws::RolePlan;
 
@@ -124,11 +124,11 @@ pub fn render(
                 inline_policies: role
                     .inline_policies
                     .iter()
-                    .map(|(name, document)| {
+                    .map(|(name, statements)| {
                         let file = format!("roles/{}/inline-policy-{name}.json", role.name);
                         files.insert(
                             format!("aws/{account}/{file}"),
-                            PlannedFile::data(document.clone(), &role_plan.federations),
+                            PlannedFile::data(policy_document(statements), &role_plan.federations),
                         );
                         InlinePolicyContext { name, file }
                     })

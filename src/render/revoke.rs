@@ -5,6 +5,7 @@ use serde::Serialize;
 use super::grants::{Grants, role_key, role_name};
 use super::templates::{self, TEMPLATE_AWS_REVOKE, TEMPLATE_GCP_REVOKE, TEMPLATE_K8S_REVOKE};
 use super::{FilePlan, Header, PlannedFile, RenderError};
+use crate::model::resource_kind;
 use crate::plan::Plan;
 
 /// The `Sid` of [`DENY_ALL_TRUST_POLICY`]'s statement.
@@ -83,6 +84,21 @@ struct KubernetesContext<'a> {
     config_maps: Vec<ConfigMap<'a>>,
 }
 
+/// Adds the script `template` renders from `context` at `path`: a file about the whole tree.
+fn script(
+    files: &mut FilePlan,
+    path: String,
+    template: &str,
+    context: &impl Serialize,
+) -> Result<(), RenderError> {
+    let text = templates::render(template, context)?;
+    files.insert(
+        path,
+        PlannedFile::program(text, &std::collections::BTreeSet::new()),
+    );
+    Ok(())
+}
+
 fn sids(set: &std::collections::BTreeSet<String>) -> String {
     set.iter().cloned().collect::<Vec<_>>().join(", ")
 }
@@ -128,7 +144,6 @@ fn render_aws(
     header: &Header,
     files: &mut FilePlan,
 ) -> Result<(), RenderError> {
-    let none = std::collections::BTreeSet::<String>::new();
     for (account, aws) in &revocations.aws {
         let managed = plan.aws.get(account);
         let mut context = AwsContext {
@@ -180,10 +195,12 @@ fn render_aws(
                 context.closed_roles.push(role);
             }
         }
-        files.insert(
+        script(
+            files,
             super::paths::aws_revoke(account),
-            PlannedFile::program(templates::render(TEMPLATE_AWS_REVOKE, &context)?, &none),
-        );
+            TEMPLATE_AWS_REVOKE,
+            &context,
+        )?;
     }
     Ok(())
 }
@@ -193,21 +210,17 @@ fn render_gcp(
     header: &Header,
     files: &mut FilePlan,
 ) -> Result<(), RenderError> {
-    let none = std::collections::BTreeSet::<String>::new();
     for (project, gcp) in &revocations.gcp {
+        let (bucket_bindings, topic_bindings) = bindings(&gcp.resource_bindings)
+            .into_iter()
+            .partition(|b| resource_kind(b.resource) == "bucket");
         let context = GcpContext {
             header: header.text(),
             project,
             service_account_bindings: bindings(&gcp.service_account_bindings),
             project_bindings: bindings(&gcp.project_bindings),
-            bucket_bindings: bindings(&gcp.resource_bindings)
-                .into_iter()
-                .filter(|b| b.resource.starts_with("gs://"))
-                .collect(),
-            topic_bindings: bindings(&gcp.resource_bindings)
-                .into_iter()
-                .filter(|b| !b.resource.starts_with("gs://"))
-                .collect(),
+            bucket_bindings,
+            topic_bindings,
             providers: gcp
                 .providers
                 .iter()
@@ -220,10 +233,12 @@ fn render_gcp(
                 })
                 .collect(),
         };
-        files.insert(
+        script(
+            files,
             super::paths::gcp_revoke(project),
-            PlannedFile::program(templates::render(TEMPLATE_GCP_REVOKE, &context)?, &none),
-        );
+            TEMPLATE_GCP_REVOKE,
+            &context,
+        )?;
     }
     Ok(())
 }
@@ -233,7 +248,6 @@ fn render_kubernetes(
     header: &Header,
     files: &mut FilePlan,
 ) -> Result<(), RenderError> {
-    let none = std::collections::BTreeSet::<String>::new();
     for (cluster, k) in &revocations.kubernetes {
         let context = KubernetesContext {
             header: header.text(),
@@ -246,10 +260,12 @@ fn render_kubernetes(
                 })
                 .collect(),
         };
-        files.insert(
+        script(
+            files,
             super::paths::kubernetes_revoke(cluster),
-            PlannedFile::program(templates::render(TEMPLATE_K8S_REVOKE, &context)?, &none),
-        );
+            TEMPLATE_K8S_REVOKE,
+            &context,
+        )?;
     }
     Ok(())
 }

@@ -18,7 +18,7 @@ use crate::config::{RawAwsAccount, RawEksCluster, RawGcp, RawGcpGrant, RawRole, 
 use crate::diag::{Code, Diagnostic};
 use crate::model::{
     AwsAccount, AwsRole, EksCluster, Federation, GcpGrant, GcpProject, GcpResource, GkeCluster,
-    Partition, Pool, ServiceAccount, Spec, service_account_home,
+    Partition, PolicyStatement, Pool, ServiceAccount, Spec, policy_document, service_account_home,
 };
 use crate::validate::semantic::{Checker, Pointer, keys, quoted};
 
@@ -298,9 +298,13 @@ pub(super) fn gcp_grants(c: &mut Checker<'_>, at: &Pointer, raw: &[RawGcpGrant])
 /// IAM's limit on the inline policies of one role, together, in characters without whitespace.
 pub const MAX_INLINE_POLICY_CHARS: usize = 10_240;
 
-/// The inline policies of role `r` at `at`, by name, as the documents `put-role-policy` takes.
-fn inline_policies(c: &mut Checker<'_>, at: &Pointer, r: &RawRole) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
+/// The inline policies of role `r` at `at`, by name.
+fn inline_policies(
+    c: &mut Checker<'_>,
+    at: &Pointer,
+    r: &RawRole,
+) -> BTreeMap<String, Vec<PolicyStatement>> {
+    let mut out: BTreeMap<String, Vec<PolicyStatement>> = BTreeMap::new();
     c.unique(
         "inline policy",
         r.inline_policies.iter().enumerate().map(|(j, p)| {
@@ -311,28 +315,24 @@ fn inline_policies(c: &mut Checker<'_>, at: &Pointer, r: &RawRole) -> BTreeMap<S
         }),
     );
     for p in &r.inline_policies {
-        let statements: Vec<serde_json::Value> = p
-            .statements
-            .iter()
-            .map(|s| {
-                serde_json::json!({
-                    "Effect": "Allow",
-                    "Action": s.actions,
-                    "Resource": s.resources,
-                })
-            })
-            .collect();
-        let document = serde_json::json!({"Version": "2012-10-17", "Statement": statements});
-        // As `trust-policy.json` is written: pretty JSON and a newline.
         out.entry(p.name.clone()).or_insert_with(|| {
-            let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
-            text.push('\n');
-            text
+            p.statements
+                .iter()
+                .map(|s| PolicyStatement {
+                    actions: s.actions.clone(),
+                    resources: s.resources.clone(),
+                })
+                .collect::<Vec<_>>()
         });
     }
     let size: usize = out
         .values()
-        .map(|d| d.chars().filter(|ch| !ch.is_whitespace()).count())
+        .map(|statements| {
+            policy_document(statements)
+                .chars()
+                .filter(|ch| !ch.is_whitespace())
+                .count()
+        })
         .sum();
     if size > MAX_INLINE_POLICY_CHARS {
         c.push(

@@ -134,23 +134,13 @@ fn wildcard_permission(plan: &Plan, f: &Federation, out: &mut Vec<Finding>) {
     let Some(declared) = plan.spec.roles.get(arn) else {
         return;
     };
-    for (name, document) in &declared.inline_policies {
-        let Ok(document) = serde_json::from_str::<serde_json::Value>(document) else {
-            continue;
-        };
-        let wide = document["Statement"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|s| {
-                let actions = s["Action"].as_array().into_iter().flatten();
-                let resources = s["Resource"].as_array().into_iter().flatten();
-                actions
-                    .filter(|a| a.as_str().is_some_and(|a| a == "*" || a.ends_with(":*")))
-                    .chain(resources.filter(|r| r.as_str() == Some("*")))
-            })
-            .find_map(serde_json::Value::as_str)
-            .map(str::to_owned);
+    for (name, statements) in &declared.inline_policies {
+        let wide = statements.iter().find_map(|s| {
+            s.actions
+                .iter()
+                .find(|a| *a == "*" || a.ends_with(":*"))
+                .or_else(|| s.resources.iter().find(|r| *r == "*"))
+        });
         if let Some(wide) = wide {
             out.push(Finding {
                 index: f.index,
