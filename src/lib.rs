@@ -13,6 +13,7 @@ pub mod config;
 pub mod diag;
 pub mod model;
 pub mod output;
+mod par;
 pub mod pipeline;
 pub mod plan;
 pub mod render;

@@ -9,17 +9,16 @@
 pub const AWS_ACCOUNT_ID: &str = r"^[0-9]{12}$";
 /// An IAM role ARN in one of the supported partitions.
 pub const AWS_ROLE_ARN: &str =
-    r"^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/([\x21-\x7E]*/)?[\w+=,.@-]{1,64}$";
+    r"^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/([\x21-\x7E]*/)?[A-Za-z0-9_+=,.@-]{1,64}$";
 /// An IAM role name.
-pub const AWS_ROLE_NAME: &str = r"^[\w+=,.@-]{1,64}$";
+pub const AWS_ROLE_NAME: &str = r"^[A-Za-z0-9_+=,.@-]{1,64}$";
 /// A role reference: an IAM role ARN or a role name.
 pub const AWS_ROLE_REF: &str =
-    r"^(arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/([\x21-\x7E]*/)?)?[\w+=,.@-]{1,64}$";
+    r"^(arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/([\x21-\x7E]*/)?)?[A-Za-z0-9_+=,.@-]{1,64}$";
 /// An IAM path (`/` or `/a/b/`).
 pub const AWS_IAM_PATH: &str = r"^/([\x21-\x2E\x30-\x7E]+/)*$";
 /// A managed policy ARN (customer or AWS managed).
-pub const AWS_POLICY_ARN: &str =
-    r"^arn:aws(-cn|-us-gov)?:iam::([0-9]{12}|aws):policy/([\x21-\x7E]*/)?[\w+=,.@-]{1,128}$";
+pub const AWS_POLICY_ARN: &str = r"^arn:aws(-cn|-us-gov)?:iam::([0-9]{12}|aws):policy/([\x21-\x7E]*/)?[A-Za-z0-9_+=,.@-]{1,128}$";
 /// An AWS region name.
 pub const AWS_REGION: &str = r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$";
 /// An EKS cluster name.
@@ -27,7 +26,7 @@ pub const EKS_CLUSTER_NAME: &str = r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$";
 /// An EKS OIDC issuer URL.
 pub const EKS_OIDC_ISSUER: &str = r"^https://oidc\.eks\.[a-z]{2}(-gov)?-[a-z]+-[0-9]\.amazonaws\.com(\.cn)?/id/[0-9A-Za-z]{1,64}$";
 /// An STS role session name.
-pub const AWS_SESSION_NAME: &str = r"^[\w+=,.@-]{2,64}$";
+pub const AWS_SESSION_NAME: &str = r"^[A-Za-z0-9_+=,.@-]{2,64}$";
 /// A GCP project id.
 pub const GCP_PROJECT_ID: &str = r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$";
 /// A GCP project number.
@@ -51,14 +50,14 @@ pub const DNS1123_SUBDOMAIN: &str =
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 /// A container image reference pinned by digest or tag.
 pub const CONTAINER_IMAGE: &str =
-    r"^[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64}|:[\w][\w.-]{0,127})$";
+    r"^[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64}|:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$";
 /// An IAM action (`service:Action`, wildcards allowed) or `*`.
 pub const AWS_ACTION: &str = r"^(\*|[a-z0-9-]+:[A-Za-z0-9*?]+)$";
 /// An AWS resource ARN (wildcards allowed) or `*`.
 pub const AWS_RESOURCE: &str =
     r"^(\*|arn:aws(-cn|-us-gov)?:[a-z0-9-]+:[a-z0-9-]*:([0-9]{12})?:[\x21-\x7E]+)$";
 /// An inline policy name.
-pub const AWS_POLICY_NAME: &str = r"^[\w+=,.@-]{1,128}$";
+pub const AWS_POLICY_NAME: &str = r"^[A-Za-z0-9_+=,.@-]{1,128}$";
 /// A Cloud Storage bucket name.
 pub const GCS_BUCKET: &str = r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$";
 /// A Pub/Sub topic, by full name.

@@ -410,7 +410,7 @@ fn in_parallel<T: Sync, R: Send>(
     };
     let mut done: Vec<(usize, Result<R, OutputError>)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads).map(|_| scope.spawn(worker)).collect();
-        workers.into_iter().flat_map(crate::plan::join).collect()
+        workers.into_iter().flat_map(crate::par::wait).collect()
     });
     // Without a failure every item ran; with one, the first error in item order wins.
     done.sort_unstable_by_key(|(n, _)| *n);

@@ -42,12 +42,12 @@ pub struct Plan {
 #[must_use]
 pub fn build(spec: Spec) -> Plan {
     // The three clouds' groupings only read the spec: built side by side.
-    let (aws, gcp, kubernetes) = std::thread::scope(|scope| {
-        let aws = scope.spawn(|| aws::build(&spec));
-        let gcp = scope.spawn(|| gcp::build(&spec));
-        let kubernetes = kubernetes::build(&spec);
-        (join(aws), join(gcp), kubernetes)
-    });
+    let many = spec.federations.len() >= crate::par::MANY_FEDERATIONS;
+    let ((aws, kubernetes), gcp) = crate::par::join(
+        many,
+        || crate::par::join(many, || aws::build(&spec), || kubernetes::build(&spec)),
+        || gcp::build(&spec),
+    );
     let mut gce_hosts = Vec::new();
     let mut ec2_hosts = Vec::new();
     let mut by_name = BTreeMap::new();
@@ -68,13 +68,6 @@ pub fn build(spec: Spec) -> Plan {
         ec2_hosts,
         by_name,
     }
-}
-
-/// The result of a scoped thread, its panic passed on as the caller's.
-pub(crate) fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
-    handle
-        .join()
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 impl Plan {

@@ -169,8 +169,7 @@ pub fn render_with(
     // most of the output, are split by namespace into more parts than threads, so that few
     // parts are in memory before `each_part` has seen them. The merged map is ordered by path,
     // so the result does not depend on which thread finished first.
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let threads = threads.clamp(1, 8);
+    let threads = crate::par::threads_for(plan.spec.federations.len(), 50).min(8);
     let parts = threads * 8;
     let mut jobs: Vec<Job<'_>> = vec![
         Box::new(move |files| revoke::render(&options.revocations, plan, header, files)),
@@ -199,7 +198,7 @@ pub fn render_with(
     };
     let results: Vec<Result<FilePlan, RenderError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads).map(|_| scope.spawn(worker)).collect();
-        handles.into_iter().flat_map(crate::plan::join).collect()
+        handles.into_iter().flat_map(crate::par::wait).collect()
     });
     let mut files = FilePlan::new();
     for result in results {

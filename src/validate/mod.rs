@@ -45,10 +45,8 @@ pub fn validate_with_notes(file: &str, source: &str) -> Result<(Plan, Report), R
 /// Validates and plans; with `notes`, places the notes in a report (which needs the span index:
 /// built in the same parse when the loader can, since a large spec has notes to place).
 fn run(file: &str, source: &str, notes: bool) -> Result<(Plan, Report), Report> {
-    let loaded = std::thread::scope(|scope| {
-        scope.spawn(schema::prepare);
-        load(source, notes)
-    });
+    let large = source.len() >= crate::par::LARGE_SPEC_BYTES;
+    let (loaded, ()) = crate::par::join(large, || load(source, notes), schema::prepare);
     let (value, spans) = match loaded {
         Ok(loaded) => (loaded.value, loaded.spans),
         Err(error) => {
@@ -69,11 +67,11 @@ fn run(file: &str, source: &str, notes: bool) -> Result<(Plan, Report), Report> 
     };
     // The schema check and deserialization both only read the value: side by side. (The
     // deserialized spec is dropped when the schema finds a problem.)
-    let (mut diagnostics, raw) = std::thread::scope(|scope| {
-        let raw = scope.spawn(|| RawSpec::deserialize(&value));
-        let diagnostics = schema::check(&value);
-        (diagnostics, crate::plan::join(raw))
-    });
+    let (mut diagnostics, raw) = crate::par::join(
+        large,
+        || schema::check(&value),
+        || RawSpec::deserialize(&value),
+    );
     if diagnostics.is_empty() {
         // JSON Schema counts `1.0` as an integer; no field of the spec takes a fraction.
         decimal_numbers(&value, &mut String::new(), &mut diagnostics);
@@ -168,15 +166,15 @@ fn remove_at(value: &mut serde_json::Value, pointer: &str) {
 }
 
 fn plan_findings(plan: &Plan) -> Vec<Diagnostic> {
-    use crate::plan::join;
-    std::thread::scope(|scope| {
-        let trust = scope.spawn(|| trust::check(plan));
-        let rules = scope.spawn(|| rules::check(plan));
-        let mut findings = limits::check(plan);
-        findings.extend(join(trust));
-        findings.extend(join(rules));
-        findings
-    })
+    let many = plan.spec.federations.len() >= crate::par::MANY_FEDERATIONS;
+    let ((mut findings, trust), rules) = crate::par::join(
+        many,
+        || crate::par::join(many, || limits::check(plan), || trust::check(plan)),
+        || rules::check(plan),
+    );
+    findings.extend(trust);
+    findings.extend(rules);
+    findings
 }
 
 /// Reports every decimal number in `value` (at `pointer`): every number in a spec is a whole

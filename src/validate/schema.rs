@@ -30,6 +30,17 @@ pub fn json_schema() -> Value {
     schema
 }
 
+/// The schema as checked in at [`SCHEMA_FILE`], parsed once: what editors read is what
+/// `validate` applies, and reading it costs less than generating it
+/// ([`tests::the_published_schema_is_the_generated_one`]).
+fn published() -> &'static Value {
+    static PUBLISHED: OnceLock<Value> = OnceLock::new();
+    PUBLISHED.get_or_init(|| {
+        serde_json::from_str(include_str!("../../schemas/crossfed.schema.json"))
+            .expect("the checked-in schema is JSON (tested)")
+    })
+}
+
 /// The schema as pretty JSON with a trailing newline.
 ///
 /// # Panics
@@ -120,8 +131,63 @@ fn simplify(node: &mut Value) {
 fn validator() -> &'static Validator {
     static VALIDATOR: OnceLock<Validator> = OnceLock::new();
     VALIDATOR.get_or_init(|| {
-        jsonschema::draft7::new(&json_schema()).expect("the generated schema compiles (tested)")
+        jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft7)
+            .with_keyword("pattern", |_, pattern, _| {
+                Ok(Box::new(LazyPattern::of(
+                    pattern.as_str().unwrap_or_default(),
+                )))
+            })
+            .build(published())
+            .expect("the generated schema compiles (tested)")
     })
+}
+
+/// JSON Schema's `pattern`, its regex compiled on first use and shared by every place of the
+/// schema with the same pattern. Compiling every pattern up front cost more than checking a
+/// small spec, and a spec reaches only some of them. The patterns are written in the part of
+/// regex syntax that ECMA-262 and the `regex` crate read alike (ASCII classes, no `\w`);
+/// [`tests::every_pattern_compiles`] compiles each one.
+struct LazyPattern {
+    pattern: String,
+    regex: std::sync::Arc<OnceLock<regex::Regex>>,
+}
+
+impl LazyPattern {
+    fn of(pattern: &str) -> Self {
+        type Cache = std::collections::HashMap<String, std::sync::Arc<OnceLock<regex::Regex>>>;
+        static CACHE: OnceLock<std::sync::Mutex<Cache>> = OnceLock::new();
+        let mut cache = CACHE
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let regex = cache.entry(pattern.to_owned()).or_default().clone();
+        LazyPattern {
+            pattern: pattern.to_owned(),
+            regex,
+        }
+    }
+
+    fn regex(&self) -> &regex::Regex {
+        self.regex.get_or_init(|| {
+            regex::Regex::new(&self.pattern).expect("the schema's patterns compile (tested)")
+        })
+    }
+}
+
+impl<'i> jsonschema::Keyword<'i> for LazyPattern {
+    fn validate(&self, instance: &'i Value) -> Result<(), ValidationError<'i>> {
+        if jsonschema::Keyword::is_valid(self, instance) {
+            Ok(())
+        } else {
+            // The pattern as the message: [`to_diagnostics`] explains it as it does `pattern`.
+            Err(ValidationError::custom(self.pattern.clone()))
+        }
+    }
+
+    fn is_valid(&self, instance: &'i Value) -> bool {
+        instance.as_str().is_none_or(|s| self.regex().is_match(s))
+    }
 }
 
 /// Checks `instance` against the schema; one diagnostic per problem, none when valid.
@@ -132,9 +198,9 @@ pub fn check(instance: &Value) -> Vec<Diagnostic> {
         return Vec::new();
     }
     // The schema as data, for the messages' allowed values and descriptions.
-    let schema = json_schema();
+    let schema = published();
     errors
-        .flat_map(|error| to_diagnostics(&schema, &error))
+        .flat_map(|error| to_diagnostics(schema, &error))
         .collect()
 }
 
@@ -287,7 +353,8 @@ fn to_diagnostics(schema: &Value, error: &ValidationError<'_>) -> Vec<Diagnostic
             }
             vec![diagnostic]
         }
-        ValidationErrorKind::Pattern { pattern } => {
+        // `Custom` is [`LazyPattern`]'s, with the pattern as its message.
+        ValidationErrorKind::Pattern { pattern } | ValidationErrorKind::Custom { message: pattern, .. } => {
             let value = instance.as_str().unwrap_or_default();
             let (name, help) = patterns::explain(pattern).unwrap_or(("value", "see the schema for the expected format"));
             vec![Diagnostic::error(Code::InvalidFormat, pointer, not_valid(value, name)).help(help)]
@@ -417,6 +484,66 @@ mod tests {
             "documented enums are simplified"
         );
         jsonschema::draft7::new(&schema).unwrap();
+    }
+
+    #[test]
+    fn the_published_schema_is_the_generated_one() {
+        assert!(
+            *published() == json_schema(),
+            "schemas/crossfed.schema.json is stale: run `cargo run -- schema -o schemas/crossfed.schema.json`"
+        );
+    }
+
+    #[test]
+    fn every_pattern_compiles_and_reads_alike_in_ecma_262() {
+        fn patterns(node: &Value, out: &mut Vec<String>) {
+            match node {
+                Value::Object(map) => {
+                    if let Some(Value::String(p)) = map.get("pattern") {
+                        out.push(p.clone());
+                    }
+                    map.values().for_each(|v| patterns(v, out));
+                }
+                Value::Array(items) => items.iter().for_each(|v| patterns(v, out)),
+                _ => {}
+            }
+        }
+        let mut found = Vec::new();
+        patterns(&json_schema(), &mut found);
+        assert!(found.len() > 20, "{found:?}");
+        for pattern in &found {
+            regex::Regex::new(pattern).unwrap();
+            // `\w`, `\d`, `\s` and `.` mean more in the regex crate (Unicode) than in ECMA-262
+            // (ASCII), so an editor and `validate` would disagree.
+            for shorthand in [r"\w", r"\d", r"\s", r"\b"] {
+                assert!(!pattern.contains(shorthand), "{pattern} uses {shorthand}");
+            }
+            let unescaped_dot = pattern
+                .split(r"\.")
+                .any(|part| part.contains('.') && !part.contains('['));
+            assert!(!unescaped_dot, "{pattern} has a `.` outside a class");
+        }
+    }
+
+    #[test]
+    fn a_pattern_is_checked_lazily_and_reported_as_a_pattern() {
+        // Two fields with the same pattern; one value breaks it.
+        let spec: Value = serde_json::from_str(
+            r#"{"version": 1, "aws": {"accounts": [{"id": "12345678901x", "name": "a"}]}}"#,
+        )
+        .unwrap();
+        let diagnostics = check(&spec);
+        let found: Vec<_> = diagnostics
+            .iter()
+            .filter(|d| d.code == Code::InvalidFormat)
+            .collect();
+        assert_eq!(found.len(), 1, "{diagnostics:?}");
+        assert_eq!(found[0].pointer, "/aws/accounts/0/id");
+        assert!(
+            found[0].message.contains("12345678901x"),
+            "{}",
+            found[0].message
+        );
     }
 
     #[test]

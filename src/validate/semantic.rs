@@ -56,10 +56,7 @@ fn resolve_federations(
 ) -> Vec<crate::model::Federation> {
     /// Below this many federations per thread, a thread costs more than it saves.
     const PER_THREAD: usize = 1000;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(raw.len() / PER_THREAD)
-        .max(1);
+    let threads = crate::par::threads_for(raw.len(), PER_THREAD);
     let run = |c: &mut Checker<'_>, start: usize, part: &[crate::config::RawFederation]| {
         part.iter()
             .enumerate()
@@ -82,7 +79,7 @@ fn resolve_federations(
                 })
             })
             .collect();
-        handles.into_iter().map(crate::plan::join).collect()
+        handles.into_iter().map(crate::par::wait).collect()
     });
     let mut federations = Vec::with_capacity(raw.len());
     for (resolved, diags) in parts {

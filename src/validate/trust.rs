@@ -53,10 +53,7 @@ pub fn check(plan: &Plan) -> Vec<Diagnostic> {
     }
     // Each workload's reach is its own: a large spec's are split over the cores.
     let workloads: Vec<&Workload<'_>> = workloads.values().collect();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(workloads.len() / 1000)
-        .max(1);
+    let threads = crate::par::threads_for(workloads.len(), 1000);
     let size = workloads.len().div_ceil(threads).max(1);
     let mut found: Vec<(usize, Diagnostic)> = std::thread::scope(|scope| {
         let graph = &graph;
@@ -64,7 +61,7 @@ pub fn check(plan: &Plan) -> Vec<Diagnostic> {
             .chunks(size)
             .map(|part| scope.spawn(move || unreached_grants(graph, part)))
             .collect();
-        handles.into_iter().flat_map(crate::plan::join).collect()
+        handles.into_iter().flat_map(crate::par::wait).collect()
     });
     found.sort_by_key(|(index, _)| *index);
     out.extend(found.into_iter().map(|(_, d)| d));

@@ -1,0 +1,74 @@
+//! Independent work side by side, only when there is enough of it to pay for a thread: a small
+//! spec is checked on one thread, since starting threads would cost more than it saves.
+
+use std::sync::OnceLock;
+
+/// From this many federations on, the plan's parts and the spec-wide checks run side by side.
+pub(crate) const MANY_FEDERATIONS: usize = 500;
+
+/// From a spec of this many bytes on, loading it and compiling the schema run side by side.
+pub(crate) const LARGE_SPEC_BYTES: usize = 16 * 1024;
+
+/// The cores this process may use, read once (the standard library reads the cgroup files on
+/// every call).
+pub(crate) fn cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
+}
+
+/// How many threads to split `items` things into so that each gets at least `per_thread`: one
+/// for little work, never more than the cores.
+pub(crate) fn threads_for(items: usize, per_thread: usize) -> usize {
+    cores().min(items / per_thread.max(1)).max(1)
+}
+
+/// Runs `a` and `b`, side by side when `worth` is true (`b` on a scoped thread), else one after
+/// the other; a panic in either is passed on as the caller's.
+pub(crate) fn join<A, B: Send>(
+    worth: bool,
+    a: impl FnOnce() -> A,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    if !worth || cores() == 1 {
+        let a = a();
+        return (a, b());
+    }
+    std::thread::scope(|scope| {
+        let b = scope.spawn(b);
+        let a = a();
+        (a, wait(b))
+    })
+}
+
+/// The result of a scoped thread, its panic passed on as the caller's.
+pub(crate) fn wait<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_halves_run_and_keep_their_places_either_way() {
+        for worth in [false, true] {
+            assert_eq!(join(worth, || 1, || "two"), (1, "two"));
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "from the thread")]
+    fn a_panic_on_the_thread_is_the_callers() {
+        join(true, || (), || panic!("from the thread"));
+    }
+
+    #[test]
+    fn little_work_gets_one_thread_and_much_no_more_than_the_cores() {
+        assert_eq!(threads_for(0, 1000), 1);
+        assert_eq!(threads_for(999, 1000), 1);
+        assert_eq!(threads_for(1_000_000, 1000), cores());
+        assert_eq!(threads_for(5, 0), cores().min(5));
+    }
+}
