@@ -446,24 +446,29 @@ pub fn render(
             })
         })
         .collect();
-    let tail = templates::render(
-        TEMPLATE_SUMMARY_TAIL,
-        &SummaryTail {
-            runbook: Runbook::new(plan, files, revocations),
-            accepted,
-        },
-    )?;
     // The table and the chart are most of an organisation's README: written straight into one
-    // buffer of the final size, not through a template.
-    let chart = mermaid(spec);
+    // buffer, not through a template; the chart only reads the spec, so it is drawn beside the
+    // runbook and the table.
     let chart_head = "\n## Trust chain\n\n```mermaid\n";
     let chart_tail = "```\n";
-    table_rows(
-        spec,
-        files,
-        &mut text,
-        chart_head.len() + chart.len() + chart_tail.len() + tail.len(),
+    let many = spec.federations.len() >= crate::par::MANY_FEDERATIONS;
+    let (tail, chart) = crate::par::join(
+        many,
+        || {
+            let tail = templates::render(
+                TEMPLATE_SUMMARY_TAIL,
+                &SummaryTail {
+                    runbook: Runbook::new(plan, files, revocations),
+                    accepted,
+                },
+            )?;
+            let then = chart_head.len() + chart_tail.len() + tail.len();
+            table_rows(spec, files, &mut text, then);
+            Ok::<_, RenderError>(tail)
+        },
+        || mermaid(spec),
     );
+    let tail = tail?;
     text.push_str(chart_head);
     text.push_str(&chart);
     text.push_str(chart_tail);
