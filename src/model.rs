@@ -39,6 +39,26 @@ pub struct Spec {
     pub eks_clusters: BTreeMap<String, EksCluster>,
     /// Federations, sorted by name.
     pub federations: Vec<Federation>,
+    /// How the cloud side is written.
+    pub outputs: Outputs,
+}
+
+/// How `render` writes the cloud side (`output` in the spec, `render --outputs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Outputs {
+    /// `aws`/`gcloud` scripts and the JSON documents they apply.
+    pub scripts: bool,
+    /// Terraform modules.
+    pub terraform: bool,
+}
+
+impl Default for Outputs {
+    fn default() -> Self {
+        Outputs {
+            scripts: true,
+            terraform: false,
+        }
+    }
 }
 
 /// A GCP project.

@@ -142,7 +142,12 @@ pub fn files_of(
     each_part: &(dyn Fn(&mut FilePlan) + Sync),
 ) -> Result<FilePlan, PipelineError> {
     let grants = Grants::of(plan);
-    let revocations = grants.revocations(&previous.grants, &previous.pending);
+    let mut revocations = grants.revocations(&previous.grants, &previous.pending);
+    if !plan.spec.outputs.scripts {
+        // Without scripts the cloud side is Terraform's, whose state revokes what the spec drops.
+        revocations.aws.clear();
+        revocations.gcp.clear();
+    }
     let files = crate::render::render_with(plan, &options(spec, revocations.clone()), each_part)?;
     Ok(crate::output::with_manifest_recording(
         files,

@@ -486,3 +486,121 @@ fn dropping_a_federation_revokes_exactly_its_grants() {
     }
     insta::assert_snapshot!(snapshot);
 }
+
+/// Every file of the fixture at `path` rendered with `outputs`.
+fn rendered_with(path: &Path, outputs: crossfed::model::Outputs) -> FilePlan {
+    let name = relative(path);
+    let source = std::fs::read_to_string(path).unwrap();
+    let mut plan =
+        crossfed::validate::validate(&name, &source).unwrap_or_else(|r| panic!("{}", r.to_text()));
+    plan.spec.outputs = outputs;
+    crossfed::render::render(
+        &plan,
+        &crossfed::render::RenderOptions {
+            spec_name: name,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+const BOTH: crossfed::model::Outputs = crossfed::model::Outputs {
+    scripts: true,
+    terraform: true,
+};
+
+#[test]
+fn terraform_modules() {
+    common::snapshot_settings().bind(|| {
+        insta::glob!("../fixtures/valid", "*.yaml", |path| {
+            let mut files = rendered_with(path, BOTH);
+            files.retain(|p, _| p.starts_with("terraform/"));
+            insta::assert_snapshot!(combined(&files));
+        });
+    });
+}
+
+/// A string of a Terraform JSON file as the provider receives it (`$${` is a literal `${`).
+fn terraform_string(value: &serde_json::Value) -> String {
+    value
+        .as_str()
+        .unwrap()
+        .replace("$${", "${")
+        .replace("%%{", "%{")
+}
+
+#[test]
+fn terraform_policies_are_the_standalone_documents() {
+    let mut roles = 0;
+    for path in valid_fixtures() {
+        let files = rendered_with(&path, BOTH);
+        for (file, planned) in &files {
+            let Some(account) = file
+                .strip_prefix("terraform/aws/")
+                .and_then(|f| f.strip_suffix("/main.tf.json"))
+            else {
+                continue;
+            };
+            let module: serde_json::Value = serde_json::from_str(&planned.content).unwrap();
+            let resources = &module["resource"];
+            for role in resources["aws_iam_role"].as_object().unwrap().values() {
+                roles += 1;
+                let name = role["name"].as_str().unwrap();
+                let standalone = &files[&format!("aws/{account}/roles/{name}/trust-policy.json")];
+                let from_terraform: serde_json::Value =
+                    serde_json::from_str(&terraform_string(&role["assume_role_policy"])).unwrap();
+                let from_file: serde_json::Value =
+                    serde_json::from_str(&standalone.content).unwrap();
+                assert_eq!(from_terraform, from_file, "{file}: role {name}");
+            }
+            if let Some(inline) = resources.get("aws_iam_role_policy") {
+                for (address, policies) in inline.as_object().unwrap() {
+                    let role = &resources["aws_iam_role"][address]["name"];
+                    for (policy, document) in policies["for_each"].as_object().unwrap() {
+                        let standalone = &files[&format!(
+                            "aws/{account}/roles/{}/inline-policy-{policy}.json",
+                            role.as_str().unwrap()
+                        )];
+                        let a: serde_json::Value =
+                            serde_json::from_str(&terraform_string(document)).unwrap();
+                        let b: serde_json::Value =
+                            serde_json::from_str(&standalone.content).unwrap();
+                        assert_eq!(a, b, "{file}: {policy}");
+                    }
+                }
+            }
+        }
+    }
+    assert!(roles > 10, "only {roles} roles compared");
+}
+
+#[test]
+fn terraform_without_scripts_writes_no_cloud_script() {
+    let path = root().join("fixtures/valid/both-directions.yaml");
+    let only = rendered_with(
+        &path,
+        crossfed::model::Outputs {
+            scripts: false,
+            terraform: true,
+        },
+    );
+    let both = rendered_with(&path, BOTH);
+    let cloud = |p: &str| {
+        p.starts_with("aws/")
+            || (p.starts_with("gcp/")
+                && std::path::Path::new(p)
+                    .extension()
+                    .is_some_and(|e| e == "sh"))
+    };
+    assert!(both.keys().any(|p| cloud(p)));
+    assert!(!only.keys().any(|p| cloud(p)), "{:?}", only.keys());
+    // The workloads' side is the same either way.
+    for (path, file) in &both {
+        if !cloud(path) && path != "README.md" {
+            assert_eq!(only[path].content, file.content, "{path}");
+        }
+    }
+    assert!(only.contains_key("terraform/main.tf.json"));
+    assert!(only["README.md"].content.contains("**Terraform**"));
+    assert!(!only["README.md"].content.contains("bash aws/"));
+}

@@ -18,6 +18,10 @@ pub struct CheckArgs {
     /// The output directory to compare.
     #[arg(long, short, default_value = DEFAULT_OUTPUT)]
     pub output: PathBuf,
+    /// How to write the cloud side, instead of the spec's `output`: `scripts`, `terraform`, or
+    /// both (`--outputs scripts,terraform`).
+    #[arg(long, value_enum, value_delimiter = ',', num_args = 1..)]
+    pub outputs: Option<Vec<super::OutputKind>>,
     /// Output format of the differences.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
@@ -29,7 +33,7 @@ pub struct CheckArgs {
 /// When the spec or the output cannot be read.
 pub fn run(args: &CheckArgs) -> Result<Outcome, Failure> {
     let (planned, surveyed) = plan_spec_surveying(&args.spec, &args.output, false)?;
-    let spec = match planned {
+    let mut spec = match planned {
         Planned::Plan(spec) => spec,
         Planned::Invalid(report) => {
             // The format asked for, on stdout, whatever went wrong.
@@ -40,6 +44,9 @@ pub fn run(args: &CheckArgs) -> Result<Outcome, Failure> {
             return Ok(Outcome::Findings);
         }
     };
+    if let Some(kinds) = &args.outputs {
+        spec.set_outputs(kinds);
+    }
     // `check` only reads: an interrupted render's journal is `render`'s to finish (replaying a
     // checked-in state file would let a pull request rename and delete files in CI).
     if let Some(state) =

@@ -113,7 +113,24 @@ pub struct Validated {
     plan: crossfed::plan::Plan,
 }
 
+/// A rendering of the cloud side, for `--outputs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputKind {
+    /// `aws` and `gcloud` scripts.
+    Scripts,
+    /// Terraform modules in JSON syntax.
+    Terraform,
+}
+
 impl Validated {
+    /// Writes the cloud side as `kinds` say, instead of as the spec's `output` says.
+    pub fn set_outputs(&mut self, kinds: &[OutputKind]) {
+        self.plan.spec.outputs = crossfed::model::Outputs {
+            scripts: kinds.contains(&OutputKind::Scripts),
+            terraform: kinds.contains(&OutputKind::Terraform),
+        };
+    }
+
     /// Every file `render` writes, manifest included ([`crossfed::pipeline::files_of`]),
     /// releasing as it goes the content of every file `held` already holds. The revocations
     /// of the directory's manifest are carried on, unless `forget_revocations`.

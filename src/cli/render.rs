@@ -26,6 +26,10 @@ pub struct RenderArgs {
     /// hold (by default they are carried from render to render, so none is lost before it ran).
     #[arg(long)]
     pub forget_revocations: bool,
+    /// How to write the cloud side, instead of the spec's `output`: `scripts`, `terraform`, or
+    /// both (`--outputs scripts,terraform`).
+    #[arg(long, value_enum, value_delimiter = ',', num_args = 1..)]
+    pub outputs: Option<Vec<super::OutputKind>>,
     /// Print nothing but errors (by default every file written or removed is listed, then a
     /// count).
     #[arg(long, short)]
@@ -39,13 +43,16 @@ pub struct RenderArgs {
 pub fn run(args: &RenderArgs) -> Result<Outcome, Failure> {
     // An existing tree is read while the spec is validated.
     let (planned, surveyed) = plan_spec_surveying(&args.spec, &args.output, true)?;
-    let spec = match planned {
+    let mut spec = match planned {
         Planned::Plan(spec) => spec,
         Planned::Invalid(report) => {
             eprint!("{}", report.to_text());
             return Ok(Outcome::Findings);
         }
     };
+    if let Some(kinds) = &args.outputs {
+        spec.set_outputs(kinds);
+    }
     // Tests inject failures while staging or committing; never set outside tests.
     let fault = std::env::var("CROSSFED_TEST_FAULT")
         .ok()

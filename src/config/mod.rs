@@ -39,6 +39,40 @@ pub struct RawSpec {
     /// The federations to render: who (`from`) may act as whom (`to`), and how (`via`).
     #[serde(default)]
     pub federations: Vec<RawFederation>,
+    /// How `render` writes the cloud side (IAM roles and OIDC providers, workload-identity
+    /// pools, IAM bindings): `aws`/`gcloud` scripts, Terraform modules, or both. Kubernetes
+    /// manifests, credential configurations and host files are written either way.
+    #[serde(default)]
+    pub output: RawOutput,
+}
+
+/// How `render` writes the cloud side.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawOutput {
+    /// `aws` and `gcloud` scripts (`aws/`, `gcp/`), with the README's runbook and `revoke.sh`
+    /// scripts for grants the spec drops. Default `true`.
+    #[serde(default = "yes")]
+    #[schemars(default = "yes")]
+    pub scripts: bool,
+    /// Terraform modules in JSON syntax (`terraform/aws/<account>/`, `terraform/gcp/<project>/`)
+    /// and a root example that wires them; Terraform's state then revokes what the spec drops.
+    /// Default `false`.
+    #[serde(default)]
+    pub terraform: bool,
+}
+
+impl Default for RawOutput {
+    fn default() -> Self {
+        RawOutput {
+            scripts: true,
+            terraform: false,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Google Cloud resources the federations refer to.

@@ -124,19 +124,35 @@ pub struct ProviderPlan {
 }
 
 impl ProviderPlan {
-    /// `--attribute-mapping`.
+    /// `--attribute-mapping`: [`ProviderPlan::attribute_mapping_pairs`] as gcloud takes them.
     #[must_use]
     pub fn attribute_mapping(&self) -> String {
+        self.attribute_mapping_pairs()
+            .iter()
+            .map(|(attribute, expression)| format!("{attribute}={expression}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The attribute mapping: each Google attribute and the CEL expression that sets it.
+    #[must_use]
+    pub fn attribute_mapping_pairs(&self) -> Vec<(&'static str, String)> {
         match &self.source {
-            ProviderSource::Oidc { .. } => [
-                "google.subject=assertion.sub",
-                "attribute.namespace=assertion['kubernetes.io']['namespace']",
-                "attribute.service_account_name=assertion['kubernetes.io']['serviceaccount']['name']",
-            ]
-            .join(","),
-            ProviderSource::Aws { .. } => {
-                format!("google.subject=assertion.arn,attribute.aws_role={AWS_ROLE_MAPPING}")
-            }
+            ProviderSource::Oidc { .. } => vec![
+                ("google.subject", "assertion.sub".to_owned()),
+                (
+                    "attribute.namespace",
+                    "assertion['kubernetes.io']['namespace']".to_owned(),
+                ),
+                (
+                    "attribute.service_account_name",
+                    "assertion['kubernetes.io']['serviceaccount']['name']".to_owned(),
+                ),
+            ],
+            ProviderSource::Aws { .. } => vec![
+                ("google.subject", "assertion.arn".to_owned()),
+                ("attribute.aws_role", AWS_ROLE_MAPPING.to_owned()),
+            ],
         }
     }
 

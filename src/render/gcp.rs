@@ -115,13 +115,21 @@ fn binding_context(binding: &Binding) -> BindingContext<'_> {
     }
 }
 
-/// Renders every GCP file.
+/// Renders every GCP file; the gcloud scripts only with `scripts` (the credential configs are
+/// the workloads' side, written either way).
 ///
 /// # Errors
 /// On a template bug, or when a credential config fails its lint (a crossfed bug).
-pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan) -> Result<(), RenderError> {
-    render_gke_bindings(plan, header, files)?;
-    render_service_account_grants(plan, header, files)?;
+pub fn render(
+    plan: &Plan,
+    header: &Header,
+    scripts: bool,
+    files: &mut FilePlan,
+) -> Result<(), RenderError> {
+    if scripts {
+        render_gke_bindings(plan, header, files)?;
+        render_service_account_grants(plan, header, files)?;
+    }
     for pool_plan in plan.gcp.pools.values() {
         let pool = &plan.spec.pools[&pool_plan.id];
         let dir = super::paths::pool_dir(pool);
@@ -177,6 +185,9 @@ pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan) -> Result<(), 
                 service_account,
                 token_lifetime_seconds,
             });
+        }
+        if !scripts {
+            continue;
         }
         files.insert(
             super::paths::pool_apply(pool),

@@ -23,6 +23,7 @@ pub mod kubernetes;
 pub mod revoke;
 pub mod summary;
 pub mod templates;
+pub mod terraform;
 pub mod yaml;
 
 use std::collections::BTreeMap;
@@ -171,12 +172,23 @@ pub fn render_with(
     // so the result does not depend on which thread finished first.
     let threads = crate::par::threads_for(plan.spec.federations.len(), 50).min(8);
     let parts = threads * 8;
+    let outputs = plan.spec.outputs;
     let mut jobs: Vec<Job<'_>> = vec![
         Box::new(move |files| revoke::render(&options.revocations, plan, header, files)),
-        Box::new(move |files| aws::render(plan, header, &options.revocations, files)),
-        Box::new(move |files| gcp::render(plan, header, files)),
+        Box::new(move |files| gcp::render(plan, header, outputs.scripts, files)),
         Box::new(move |files| hosts::render(plan, header, files)),
     ];
+    if outputs.scripts {
+        jobs.push(Box::new(move |files| {
+            aws::render(plan, header, &options.revocations, files)
+        }));
+    }
+    if outputs.terraform {
+        jobs.push(Box::new(move |files| {
+            terraform::render(plan, header, files);
+            Ok(())
+        }));
+    }
     for part in 0..parts {
         jobs.push(Box::new(move |files| {
             kubernetes::render(plan, header, files, (part, parts));

@@ -260,6 +260,8 @@ struct Runbook {
     ec2_hosts: usize,
     /// The `revoke.sh` scripts, per account, project and cluster.
     revoke: Vec<String>,
+    /// Whether the Terraform modules were written.
+    terraform: bool,
 }
 
 /// A cluster of the runbook.
@@ -309,6 +311,7 @@ impl Runbook {
                 .collect(),
             gce_hosts: plan.gce_hosts.len(),
             ec2_hosts: plan.ec2_hosts.len(),
+            terraform: files.contains_key(&super::terraform::root_path()),
             revoke: revocations
                 .aws
                 .keys()

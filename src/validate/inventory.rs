@@ -96,7 +96,11 @@ impl Inventory {
     }
 
     /// The resolved spec: this inventory and `federations`, sorted by name.
-    pub(super) fn into_spec(self, mut federations: Vec<Federation>) -> Spec {
+    pub(super) fn into_spec(
+        self,
+        mut federations: Vec<Federation>,
+        outputs: crate::model::Outputs,
+    ) -> Spec {
         federations.sort_by(|a, b| a.name.cmp(&b.name));
         Spec {
             gcp_projects: self.gcp_projects,
@@ -107,6 +111,7 @@ impl Inventory {
             roles: self.roles,
             eks_clusters: self.eks_clusters,
             federations,
+            outputs,
         }
     }
 

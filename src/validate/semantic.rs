@@ -44,7 +44,11 @@ pub fn check(raw: &RawSpec, diags: &mut Vec<Diagnostic>) -> Option<Spec> {
     if c.count() > before {
         return None;
     }
-    Some(inventory.into_spec(federations))
+    let outputs = crate::model::Outputs {
+        scripts: raw.output.scripts,
+        terraform: raw.output.terraform,
+    };
+    Some(inventory.into_spec(federations, outputs))
 }
 
 /// Resolves every federation against the inventory. Each stands alone, so a large spec is split
