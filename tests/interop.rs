@@ -1,12 +1,14 @@
 //! The interop suite: every valid fixture's rendered output fed to the software that consumes it
 //! in production (google-auth, botocore and the AWS CLI against moto, kubernetes-validate and
-//! kustomize, shellcheck, yaml-language-server, check-jsonschema). The suite itself is Python,
+//! kustomize, shellcheck, yaml-language-server, check-jsonschema, Terraform). The suite itself is Python,
 //! in `tests/interop/`; this test bootstraps its pinned tools and runs it, so `cargo test` is
 //! the one command that runs everything.
 //!
 //! Bootstrap, all under the target directory (never in the source tree): a virtual environment
 //! in `target/interop-venv` from `tests/interop/requirements.txt`, and `npm ci` of
-//! `tests/interop/package-lock.json` in `target/interop-node`. Each is redone only when its
+//! `tests/interop/package-lock.json` in `target/interop-node`, and the wheels of
+//! `tests/interop/provider-schemas.txt` (downloaded, not installed) in
+//! `target/interop-provider-schemas`. Each is redone only when its
 //! lock file (or the interpreter) changes, and a file lock keeps concurrent `cargo test` runs
 //! from building them at once. A missing tool fails with a message naming it: nothing is skipped.
 //!
@@ -157,6 +159,44 @@ fn node_modules(target: &Path, suite: &Path) -> PathBuf {
     dir.join("node_modules")
 }
 
+/// The provider schemas of `tests/interop/provider-schemas.txt`, downloaded (not installed).
+fn provider_schemas(target: &Path, suite: &Path, venv: &Path) -> PathBuf {
+    let pins = fs::read_to_string(suite.join("provider-schemas.txt"))
+        .expect("read tests/interop/provider-schemas.txt");
+    let dir = target.join("interop-provider-schemas");
+    if !up_to_date(&dir, &pins) {
+        say(&format!(
+            "downloading tests/interop/provider-schemas.txt into {}",
+            dir.display()
+        ));
+        if dir.exists() {
+            fs::remove_dir_all(&dir).expect("remove the stale provider schemas");
+        }
+        run(
+            Command::new(venv.join("bin/python"))
+                .args([
+                    "-m",
+                    "pip",
+                    "download",
+                    "--disable-pip-version-check",
+                    "--no-input",
+                    "--quiet",
+                    "--no-deps",
+                    "--only-binary=:all:",
+                    "--require-hashes",
+                    "--dest",
+                ])
+                .arg(&dir)
+                .arg("-r")
+                .arg(suite.join("provider-schemas.txt")),
+            "`pip download -r tests/interop/provider-schemas.txt`",
+            "The pinned wheels come from PyPI; check the network and the hashes.",
+        );
+        write_stamp(&dir, &pins);
+    }
+    dir
+}
+
 #[test]
 fn interop_suite() {
     let root = manifest_dir();
@@ -169,6 +209,7 @@ fn interop_suite() {
     lock.lock().expect("lock target/interop.lock");
     let venv = python_venv(&target, &suite);
     let modules = node_modules(&target, &suite);
+    let schemas = provider_schemas(&target, &suite, &venv);
     lock.unlock().expect("unlock target/interop.lock");
 
     let log_path = target.join("interop-pytest.log");
@@ -193,6 +234,8 @@ fn interop_suite() {
         .current_dir(&root)
         .env("CROSSFED_BIN", binary())
         .env("CROSSFED_NODE_MODULES", &modules)
+        .env("CROSSFED_PROVIDER_SCHEMAS", &schemas)
+        .env("CROSSFED_TARGET_DIR", &target)
         .env("PATH", path)
         // Keep the source tree clean: no __pycache__ next to the tests.
         .env("PYTHONDONTWRITEBYTECODE", "1")

