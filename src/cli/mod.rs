@@ -156,6 +156,22 @@ impl Validated {
         crossfed::pipeline::files_of(&self.plan, spec, &previous, &|part| held.settle(part))
             .map_err(|e| Failure::Refused(e.to_string()))
     }
+
+    /// With Terraform on, the pools and providers that the directory's manifest recorded and
+    /// the spec dropped, which Terraform will delete ([`crossfed::render::terraform::deleted_identities`]).
+    #[must_use]
+    pub fn deleted_by_terraform(&self, held: &crossfed::output::Held<'_>) -> Vec<(String, String)> {
+        if !self.plan.spec.outputs.terraform {
+            return Vec::new();
+        }
+        let Ok(previous) = held.previous() else {
+            return Vec::new();
+        };
+        crossfed::render::terraform::deleted_identities(
+            &previous.grants,
+            &crossfed::render::grants::Grants::of(&self.plan),
+        )
+    }
 }
 
 /// [`plan_spec`], while [`Held::survey`](crossfed::output::Held::survey) reads the output

@@ -64,6 +64,11 @@ pub fn run(args: &RenderArgs) -> Result<Outcome, Failure> {
         None => Held::for_writing(&args.output),
     }
     .map_err(|e| Failure::Refused(e.to_string()))?;
+    for (project, what) in spec.deleted_by_terraform(&held) {
+        eprintln!(
+            "warning: {what} (project `{project}`) is no longer in the spec: Terraform will delete it, and Google keeps a deleted pool or provider for 30 days, during which its id cannot be used again\n  help: if it was renamed by mistake, restore its id; to keep it, remove it from Terraform's state first (`terraform state rm`)"
+        );
+    }
     let plan = spec.files(&held, args.forget_revocations)?;
     // The plan is not needed to write, and the memory it frees is reused by the writer.
     drop(spec);

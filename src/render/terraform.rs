@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
+use super::grants::Grants;
 use super::{FilePlan, Header, PlannedFile, to_json};
 use crate::model::{Partition, Pool, policy_document, service_account_home};
 use crate::plan::Plan;
@@ -560,6 +561,31 @@ fn root(header: &Header, accounts: &BTreeMap<String, Partition>, projects: &[Str
     })
 }
 
+/// The workload-identity pools and providers that `previous` recorded and `current` no longer
+/// holds, by project, as `pool POOL` (the pool and all its providers) or `provider POOL/PROVIDER`.
+/// Terraform deletes them, and Google keeps a deleted pool or provider for 30 days, during which
+/// its id cannot be used again: the commonest surprise of renaming one.
+#[must_use]
+pub fn deleted_identities(previous: &Grants, current: &Grants) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (project, before) in &previous.gcp {
+        let after = current.gcp.get(project);
+        for (pool, providers) in &before.providers {
+            let now = after.and_then(|a| a.providers.get(pool));
+            match now {
+                None => out.push((project.clone(), format!("pool `{pool}`"))),
+                Some(now) => out.extend(
+                    providers
+                        .keys()
+                        .filter(|p| !now.contains_key(*p))
+                        .map(|p| (project.clone(), format!("provider `{pool}/{p}`"))),
+                ),
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -576,6 +602,32 @@ mod tests {
         // No digit or hyphen first.
         assert!(address("1pool").starts_with("_1pool_"));
         assert!(address("-x").starts_with("_-x_"));
+    }
+
+    #[test]
+    fn a_dropped_pool_or_provider_is_named_and_a_kept_one_is_not() {
+        let grants = |providers: &[(&str, &str)]| {
+            let mut g = Grants::default();
+            let project = g.gcp.entry("acme".to_owned()).or_default();
+            for (pool, provider) in providers {
+                project
+                    .providers
+                    .entry((*pool).to_owned())
+                    .or_default()
+                    .insert((*provider).to_owned(), "oidc".to_owned());
+            }
+            g
+        };
+        let before = grants(&[("a", "one"), ("a", "two"), ("b", "three")]);
+        let after = grants(&[("a", "one")]);
+        assert_eq!(
+            deleted_identities(&before, &after),
+            [
+                ("acme".to_owned(), "provider `a/two`".to_owned()),
+                ("acme".to_owned(), "pool `b`".to_owned())
+            ]
+        );
+        assert!(deleted_identities(&before, &before).is_empty());
     }
 
     #[test]
