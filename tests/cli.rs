@@ -315,7 +315,10 @@ fn terraform_output_warns_when_a_pool_id_changes() {
     let dir = tempfile::tempdir().unwrap();
     let source = std::fs::read_to_string(root().join("fixtures/valid/both-directions.yaml"))
         .unwrap()
-        .replace("# yaml-language-server", "output: {terraform: true}\n# yaml-language-server");
+        .replace(
+            "# yaml-language-server",
+            "output: {terraform: true}\n# yaml-language-server",
+        );
     let spec = dir.path().join("crossfed.yaml");
     let out = dir.path().join("out");
     std::fs::write(&spec, &source).unwrap();
@@ -330,10 +333,16 @@ fn terraform_output_warns_when_a_pool_id_changes() {
     let first = render(&spec);
     assert!(first.status.success(), "{first:?}");
     assert!(out.join("terraform/gcp/acme-prod/main.tf.json").is_file());
-    assert!(String::from_utf8_lossy(&first.stderr).is_empty(), "{first:?}");
+    assert!(
+        String::from_utf8_lossy(&first.stderr).is_empty(),
+        "{first:?}"
+    );
     // The same spec again: nothing to warn about.
     let again = render(&spec);
-    assert!(String::from_utf8_lossy(&again.stderr).is_empty(), "{again:?}");
+    assert!(
+        String::from_utf8_lossy(&again.stderr).is_empty(),
+        "{again:?}"
+    );
     std::fs::write(&spec, source.replace("aws-workloads", "aws-workloads-2")).unwrap();
     let renamed = render(&spec);
     assert!(renamed.status.success(), "{renamed:?}");
