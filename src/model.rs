@@ -41,6 +41,41 @@ pub struct Spec {
     pub federations: Vec<Federation>,
     /// How the cloud side is written.
     pub outputs: Outputs,
+    /// The providers made by splitting a derived one whose attribute condition would be too
+    /// long, by `POOL/PROVIDER` (see [`crate::validate`]'s sharding).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub provider_shards: BTreeMap<String, Shard>,
+}
+
+/// A provider made by splitting a derived one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Shard {
+    /// The derived id it was split from.
+    pub base: String,
+    /// Its position, from 0.
+    pub index: usize,
+    /// How many shards the base was split into.
+    pub count: usize,
+}
+
+impl Shard {
+    /// The id of shard `index` of `base`: `<base>-<index>`, the base shortened to keep provider
+    /// ids within 32 characters.
+    #[must_use]
+    pub fn id(base: &str, index: usize) -> String {
+        let suffix = format!("-{index}");
+        let keep = 32usize.saturating_sub(suffix.len()).min(base.len());
+        format!("{}{suffix}", base[..keep].trim_end_matches('-'))
+    }
+
+    /// The ids of every shard of this one's base, first and last.
+    #[must_use]
+    pub fn range(&self) -> (String, String) {
+        (
+            Shard::id(&self.base, 0),
+            Shard::id(&self.base, self.count - 1),
+        )
+    }
 }
 
 /// How `render` writes the cloud side (`output` in the spec, `render --outputs`).

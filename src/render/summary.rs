@@ -243,6 +243,37 @@ struct SummaryTail {
     runbook: Runbook,
     /// Empty unless the spec accepts a security rule: the section is then left out entirely.
     accepted: Vec<AcceptedRow>,
+    /// Derived providers crossfed split, one row per pool and base (usually none).
+    shards: Vec<ShardRow>,
+}
+
+/// A derived provider split into shards. Ids are validated pool and provider ids: safe in
+/// Markdown code spans.
+#[derive(Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+struct ShardRow {
+    pool: String,
+    base: String,
+    count: usize,
+    first: String,
+    last: String,
+}
+
+fn shard_rows(spec: &crate::model::Spec) -> Vec<ShardRow> {
+    let rows: BTreeSet<ShardRow> = spec
+        .provider_shards
+        .iter()
+        .map(|(key, shard)| {
+            let (first, last) = shard.range();
+            ShardRow {
+                pool: key.split_once('/').map_or("", |(pool, _)| pool).to_owned(),
+                base: shard.base.clone(),
+                count: shard.count,
+                first,
+                last,
+            }
+        })
+        .collect();
+    rows.into_iter().collect()
 }
 
 /// The apply order of the output README: what to run, where, in which order. Paths are the
@@ -463,6 +494,7 @@ pub fn render(
                 &SummaryTail {
                     runbook: Runbook::new(plan, files, revocations),
                     accepted,
+                    shards: shard_rows(spec),
                 },
             )?;
             let then = chart_head.len() + chart_tail.len() + tail.len();
@@ -576,6 +608,16 @@ pub fn explain(plan: &Plan, name: &str) -> Option<String> {
                 ),
             };
             let _ = write!(out, "Condition: {condition}.\nMember: {member}\n");
+            if let Some(shard) = spec.provider_shards.get(&format!("{pool}/{provider}")) {
+                let (first, last) = shard.range();
+                let _ = write!(
+                    out,
+                    "Shard: {provider} is shard {} of {} of the derived provider {}: its subjects are spread over\n  {first} … {last} by hash, so that each attribute condition stays within GCP's 4,096 characters.\n",
+                    shard.index + 1,
+                    shard.count,
+                    shard.base,
+                );
+            }
             let grant = match target {
                 Target::GcpServiceAccount { email, .. } => {
                     format!("  gcloud iam service-accounts get-iam-policy {email}\n")

@@ -100,6 +100,7 @@ impl Inventory {
         self,
         mut federations: Vec<Federation>,
         outputs: crate::model::Outputs,
+        provider_shards: std::collections::BTreeMap<String, crate::model::Shard>,
     ) -> Spec {
         federations.sort_by(|a, b| a.name.cmp(&b.name));
         Spec {
@@ -112,6 +113,7 @@ impl Inventory {
             eks_clusters: self.eks_clusters,
             federations,
             outputs,
+            provider_shards,
         }
     }
 

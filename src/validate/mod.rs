@@ -15,6 +15,7 @@ pub mod paths;
 pub mod rules;
 pub mod schema;
 pub mod semantic;
+mod shard;
 pub mod trust;
 
 use serde::Deserialize as _;

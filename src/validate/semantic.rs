@@ -25,7 +25,7 @@ use crate::config::RawSpec;
 use crate::diag::{Code, Diagnostic};
 use crate::model::Spec;
 use crate::validate::schema::closest;
-use crate::validate::{cross, federation, inventory::Inventory, paths};
+use crate::validate::{cross, federation, inventory::Inventory, paths, shard};
 
 pub use crate::validate::cross::MAX_ALLOWED_AUDIENCES;
 pub use crate::validate::federation::MAX_GOOGLE_SUBJECT_BYTES;
@@ -38,7 +38,13 @@ pub fn check(raw: &RawSpec, diags: &mut Vec<Diagnostic>) -> Option<Spec> {
     let inventory = Inventory::build(&mut c, raw);
     federation::check_names(&mut c, &raw.federations);
     paths::check(&mut c, raw);
-    let federations = resolve_federations(&mut c, &inventory, &raw.federations);
+    let mut federations = resolve_federations(&mut c, &inventory, &raw.federations);
+    let shards = shard::split(
+        &mut federations,
+        &raw.federations,
+        &inventory.pools,
+        &inventory.roles,
+    );
     cross::check(&mut c, &federations);
 
     if c.count() > before {
@@ -48,7 +54,7 @@ pub fn check(raw: &RawSpec, diags: &mut Vec<Diagnostic>) -> Option<Spec> {
         scripts: raw.output.scripts,
         terraform: raw.output.terraform,
     };
-    Some(inventory.into_spec(federations, outputs))
+    Some(inventory.into_spec(federations, outputs, shards))
 }
 
 /// Resolves every federation against the inventory. Each stands alone, so a large spec is split
