@@ -7,6 +7,8 @@ the renderer is self-consistent. Defaults mirror the README's tables.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -142,7 +144,9 @@ def load(path: Path) -> Spec:
                 return r
         raise KeyError(f"spec {path.name}: role `{ref}` is not declared")
 
+    declared: dict[str, tuple[bool, bool]] = {}  # name -> (via.provider given, via.audience given)
     for fed in raw.get("federations", []):
+        declared[fed["name"]] = ("provider" in (fed.get("via") or {}), "audience" in (fed.get("via") or {}))
         name, frm, to, via = fed["name"], fed["from"], fed["to"], fed.get("via") or {}
         if "awsRole" in to:
             r = role(to["awsRole"])
@@ -236,4 +240,60 @@ def load(path: Path) -> Spec:
                         region=region_of(r.account),
                     )
                 )
+    spec.gcp = _sharded(spec.gcp, declared)
     return spec
+
+
+MAX_CONDITION_CHARS = 4096
+MAX_SHARDS = 64
+
+
+def _admitted(f: GcpFederation) -> str:
+    if f.source == "eks":
+        return f.subject
+    return f"arn:{f.role.partition}:sts::{f.role.account}:assumed-role/{f.role.name}"
+
+
+def _condition_len(oidc: bool, keys: set[str]) -> int:
+    if oidc:
+        return len("assertion.sub in [" + ", ".join(f"'{k}'" for k in sorted(keys)) + "]")
+    return len(" || ".join(f"assertion.arn.startsWith('{k}/')" for k in sorted(keys)))
+
+
+def _shard_of(key: str, count: int) -> int:
+    return int(hashlib.sha256(key.encode()).hexdigest()[:16], 16) % count
+
+
+def _shard_id(base: str, index: int) -> str:
+    suffix = f"-{index}"
+    return base[: max(0, 32 - len(suffix))].rstrip("-") + suffix
+
+
+def _sharded(feds: list[GcpFederation], declared: dict[str, tuple[bool, bool]]) -> list[GcpFederation]:
+    """The provider sharding of the README, written again from its description: a derived
+    provider whose attribute condition would pass 4,096 characters is split into the fewest
+    (a power of two) shards `<id>-<n>` that each fit, every subject or role by its SHA-256."""
+    groups: dict[str, list[GcpFederation]] = {}
+    for f in feds:
+        if not declared[f.name][0]:
+            groups.setdefault(f.audience, []).append(f)
+    renamed: dict[str, GcpFederation] = {}
+    for audience, members in groups.items():
+        oidc = members[0].source == "eks"
+        keys = {_admitted(f) for f in members}
+        if _condition_len(oidc, keys) <= MAX_CONDITION_CHARS:
+            continue
+        count = 2
+        while count < MAX_SHARDS and not all(
+            _condition_len(oidc, {k for k in keys if _shard_of(k, count) == i}) <= MAX_CONDITION_CHARS
+            for i in range(count)
+        ):
+            count *= 2
+        prefix, base = audience.rsplit("/", 1)
+        for f in members:
+            shard = f"{prefix}/{_shard_id(base, _shard_of(_admitted(f), count))}"
+            changes = {"audience": shard}
+            if oidc and not declared[f.name][1]:
+                changes["token_audience"] = "https:" + shard
+            renamed[f.name] = dataclasses.replace(f, **changes)
+    return [renamed.get(f.name, f) for f in feds]
