@@ -225,12 +225,17 @@ pub fn render_with(
         }
     }
     // The summary lists every other file, so it comes last.
-    summary::render(plan, header, &options.revocations, &mut files)?;
-    if let Some(readme) = files.remove_entry(summary::PATH) {
-        let mut part = FilePlan::from([readme]);
-        each_part(&mut part);
-        files.append(&mut part);
+    let mut part = summary::render(plan, header, &options.revocations, &files)?;
+    for path in part.keys() {
+        if files.contains_key(path) {
+            return Err(RenderError::PathCollision {
+                first: path.clone(),
+                second: path.clone(),
+            });
+        }
     }
+    each_part(&mut part);
+    files.append(&mut part);
     no_case_collisions(&files)?;
     Ok(files)
 }

@@ -199,11 +199,13 @@ fn mermaid_label(text: &str) -> String {
 /// A Mermaid `flowchart` of every federation's chain.
 #[must_use]
 pub fn mermaid(spec: &Spec) -> String {
-    let hops: BTreeSet<Hop> = spec
-        .federations
-        .iter()
-        .flat_map(|f| chain(spec, f))
-        .collect();
+    let all: Vec<&Federation> = spec.federations.iter().collect();
+    mermaid_of(spec, &all).0
+}
+
+/// A Mermaid `flowchart` of the chains of `federations`, and how many edges it has.
+fn mermaid_of(spec: &Spec, federations: &[&Federation]) -> (String, usize) {
+    let hops: BTreeSet<Hop> = federations.iter().flat_map(|f| chain(spec, f)).collect();
     let nodes: BTreeSet<&str> = hops
         .iter()
         .flat_map(|h| [h.from.as_str(), h.to.as_str()])
@@ -226,7 +228,7 @@ pub fn mermaid(spec: &Spec) -> String {
             ids[hop.to.as_str()]
         );
     }
-    out
+    (out, hops.len())
 }
 
 /// Context of `summary-head.md`. Fields are load-bearing: used by
@@ -395,13 +397,20 @@ fn md_cell(text: &str) -> String {
 /// of that size cost several times the table (measured: 60 MB for a 12 MB table). Labels go
 /// through [`md_cell`]; names and paths are validated (DNS labels, role names), and none holds a
 /// line break. Reserves room for the rows and `then` more bytes (what follows the table).
-fn table_rows(spec: &Spec, files: &FilePlan, out: &mut String, then: usize) {
-    let by_federation = files_by_federation(files);
-    let rows: Vec<_> = spec
-        .federations
+fn table_rows(
+    federations: &[&Federation],
+    by_federation: &BTreeMap<&str, Vec<&str>>,
+    link_prefix: &str,
+    keep: &dyn Fn(&str) -> bool,
+    out: &mut String,
+    then: usize,
+) {
+    let rows: Vec<_> = federations
         .iter()
         .map(|f| {
-            let files = by_federation.get(f.name.as_str());
+            let files: Option<Vec<&str>> = by_federation
+                .get(f.name.as_str())
+                .map(|files| files.iter().copied().filter(|p| keep(p)).collect());
             let cells = [
                 f.name.clone(),
                 md_cell(&source_label(&f.source)),
@@ -415,8 +424,12 @@ fn table_rows(spec: &Spec, files: &FilePlan, out: &mut String, then: usize) {
     let size: usize = rows
         .iter()
         .map(|(cells, files)| {
-            let links: usize = files.map_or(0, |files| {
-                files.iter().map(|p| 2 * p.len() + 4).sum::<usize>() + 4 * files.len()
+            let links: usize = files.as_ref().map_or(0, |files| {
+                files
+                    .iter()
+                    .map(|p| 2 * p.len() + link_prefix.len() + 4)
+                    .sum::<usize>()
+                    + 4 * files.len()
             });
             cells.iter().map(String::len).sum::<usize>() + 16 + links
         })
@@ -428,7 +441,7 @@ fn table_rows(spec: &Spec, files: &FilePlan, out: &mut String, then: usize) {
             if i > 0 {
                 out.push_str("<br>");
             }
-            let _ = write!(out, "[{file}]({file})");
+            let _ = write!(out, "[{file}]({link_prefix}{file})");
         }
         out.push_str(" |\n");
     }
@@ -452,7 +465,86 @@ fn method_label(method: &Method) -> &'static str {
 /// Where the summary goes, relative to the output directory.
 pub const PATH: &str = "README.md";
 
-/// Adds `README.md` to `plan`.
+/// From this many federations on, `README.md` is an index and each AWS account, GCP project and
+/// cluster gets a page of its own: one page of an organisation's tree would be megabytes, more
+/// than code-hosting sites render.
+pub const PAGED_FROM: usize = 200;
+
+/// Mermaid's defaults (`maxEdges`, `maxTextSize`): a larger chart is not drawn at all.
+const MERMAID_MAX_EDGES: usize = 500;
+const MERMAID_MAX_TEXT: usize = 50_000;
+
+/// The federation table's head, after a blank line.
+const TABLE_HEAD: &str =
+    "\n| federation | source | method | target | files |\n|---|---|---|---|---|\n";
+
+/// A page of a paged summary.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Page {
+    Account(String),
+    Project(String),
+    Cluster(String),
+}
+
+impl Page {
+    fn path(&self) -> String {
+        match self {
+            Page::Account(id) => format!("aws/{id}/README.md"),
+            Page::Project(id) => format!("gcp/{id}/README.md"),
+            Page::Cluster(name) => format!("kubernetes/{name}/README.md"),
+        }
+    }
+
+    fn title(&self) -> String {
+        match self {
+            Page::Account(id) => format!("AWS account {id}"),
+            Page::Project(id) => format!("GCP project {id}"),
+            Page::Cluster(name) => format!("Cluster {name}"),
+        }
+    }
+
+    /// The pages `f` is listed on: its target's account or pool project, and its cluster.
+    fn of(spec: &Spec, f: &Federation) -> Vec<Page> {
+        let mut pages = Vec::new();
+        match (&f.target, &f.method) {
+            (Target::AwsRole { arn, .. }, _) => {
+                if let Some(role) = spec.roles.get(arn) {
+                    pages.push(Page::Account(role.account.clone()));
+                }
+            }
+            (_, Method::WorkloadIdentityPool { pool, .. }) => {
+                if let Some(pool) = spec.pools.get(pool) {
+                    pages.push(Page::Project(pool.project.clone()));
+                }
+            }
+            _ => {}
+        }
+        if let Source::Kubernetes { cluster, .. } = &f.source {
+            pages.push(Page::Cluster(cluster.clone()));
+        }
+        pages
+    }
+}
+
+/// The trust-chain section of a page: the chart, or why it is left out.
+fn chart_section(spec: &Spec, federations: &[&Federation], out: &mut String) {
+    let (chart, edges) = mermaid_of(spec, federations);
+    out.push_str("\n## Trust chain\n\n");
+    if edges > MERMAID_MAX_EDGES || chart.len() > MERMAID_MAX_TEXT {
+        let _ = writeln!(
+            out,
+            "Not drawn: {edges} hops ({} characters), more than Mermaid renders ({MERMAID_MAX_EDGES} edges, {MERMAID_MAX_TEXT} characters). `crossfed explain FEDERATION` prints one federation's chain.",
+            chart.len()
+        );
+    } else {
+        out.push_str("```mermaid\n");
+        out.push_str(&chart);
+        out.push_str("```\n");
+    }
+}
+
+/// The summary: `README.md`, and with [`PAGED_FROM`] federations or more a page per account,
+/// project and cluster.
 ///
 /// # Errors
 /// On a template bug.
@@ -460,15 +552,9 @@ pub fn render(
     plan: &Plan,
     header: &Header,
     revocations: &Grants,
-    files: &mut FilePlan,
-) -> Result<(), RenderError> {
+    files: &FilePlan,
+) -> Result<FilePlan, RenderError> {
     let spec = &plan.spec;
-    let mut text = templates::render(
-        TEMPLATE_SUMMARY_HEAD,
-        &SummaryHead {
-            header: header.text(),
-        },
-    )?;
     let accepted = spec
         .federations
         .iter()
@@ -480,36 +566,84 @@ pub fn render(
             })
         })
         .collect();
-    // The table and the chart are most of an organisation's README: written straight into one
-    // buffer, not through a template; the chart only reads the spec, so it is drawn beside the
-    // runbook and the table.
-    let chart_head = "\n## Trust chain\n\n```mermaid\n";
-    let chart_tail = "```\n";
-    let many = spec.federations.len() >= crate::par::MANY_FEDERATIONS;
-    let (tail, chart) = crate::par::join(
-        many,
-        || {
-            let tail = templates::render(
-                TEMPLATE_SUMMARY_TAIL,
-                &SummaryTail {
-                    runbook: Runbook::new(plan, files, revocations),
-                    accepted,
-                    shards: shard_rows(spec),
-                },
-            )?;
-            let then = chart_head.len() + chart_tail.len() + tail.len();
-            table_rows(spec, files, &mut text, then);
-            Ok::<_, RenderError>(tail)
+    let tail = templates::render(
+        TEMPLATE_SUMMARY_TAIL,
+        &SummaryTail {
+            runbook: Runbook::new(plan, files, revocations),
+            accepted,
+            shards: shard_rows(spec),
         },
-        || mermaid(spec),
+    )?;
+    let by_federation = files_by_federation(files);
+    let all: Vec<&Federation> = spec.federations.iter().collect();
+    let mut out = FilePlan::new();
+    if all.len() < PAGED_FROM {
+        let mut text = templates::render(
+            TEMPLATE_SUMMARY_HEAD,
+            &SummaryHead {
+                header: header.text(),
+            },
+        )?;
+        text.push_str(TABLE_HEAD);
+        table_rows(&all, &by_federation, "", &|_| true, &mut text, tail.len());
+        let chart = mermaid_of(spec, &all).0;
+        text.push_str("\n## Trust chain\n\n```mermaid\n");
+        text.push_str(&chart);
+        text.push_str("```\n");
+        text.push_str(&tail);
+        out.insert(PATH.to_owned(), PlannedFile::data(text, &BTreeSet::new()));
+        return Ok(out);
+    }
+    let mut pages: BTreeMap<Page, Vec<&Federation>> = BTreeMap::new();
+    for f in &all {
+        for page in Page::of(spec, f) {
+            pages.entry(page).or_default().push(f);
+        }
+    }
+    let mut index = templates::render(
+        TEMPLATE_SUMMARY_HEAD,
+        &SummaryHead {
+            header: header.text(),
+        },
+    )?;
+    let _ = write!(
+        index,
+        "\n{} federations. Each AWS account, GCP project and cluster has a page listing the federations into or from it, their files and a map of their trust chain.\n\n| page | federations |\n|---|---:|\n",
+        all.len()
     );
-    let tail = tail?;
-    text.push_str(chart_head);
-    text.push_str(&chart);
-    text.push_str(chart_tail);
-    text.push_str(&tail);
-    files.insert(PATH.to_owned(), PlannedFile::data(text, &BTreeSet::new()));
-    Ok(())
+    for (page, federations) in &pages {
+        let _ = writeln!(
+            index,
+            "| [{}]({}) | {} |",
+            page.title(),
+            page.path(),
+            federations.len()
+        );
+    }
+    index.push_str(&tail);
+    out.insert(PATH.to_owned(), PlannedFile::data(index, &BTreeSet::new()));
+    for (page, federations) in &pages {
+        let mut text = format!(
+            "<!-- {} -->\n# {}\n\n[All federations](../../README.md)\n",
+            header.text(),
+            page.title()
+        );
+        text.push_str(TABLE_HEAD);
+        // Each file is listed once: a cluster's page lists the cluster's files, an account's or
+        // project's page the rest.
+        let cluster_dir = match page {
+            Page::Cluster(name) => Some(format!("kubernetes/{name}/")),
+            _ => None,
+        };
+        let keep = |path: &str| match &cluster_dir {
+            Some(dir) => path.starts_with(dir.as_str()),
+            None => !path.starts_with("kubernetes/"),
+        };
+        table_rows(federations, &by_federation, "../../", &keep, &mut text, 0);
+        chart_section(spec, federations, &mut text);
+        out.insert(page.path(), PlannedFile::data(text, &BTreeSet::new()));
+    }
+    Ok(out)
 }
 
 /// One federation's chain in words: who is trusted, by which claim and condition, and how to
