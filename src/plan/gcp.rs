@@ -55,7 +55,12 @@ pub fn gke_member(cluster: &GkeCluster, namespace: &str, service_account: &str) 
 /// `arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE`: the `attribute.aws_role` of EC2 instances.
 #[must_use]
 pub fn assumed_role(spec: &Spec, role_arn: &str) -> String {
-    let role = &spec.roles[role_arn];
+    assumed_role_of(&spec.roles[role_arn])
+}
+
+/// `arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE` of `role`.
+#[must_use]
+pub fn assumed_role_of(role: &crate::model::AwsRole) -> String {
     format!(
         "arn:{}:sts::{}:assumed-role/{}",
         role.partition.as_str(),

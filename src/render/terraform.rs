@@ -96,6 +96,11 @@ pub fn address(name: &str) -> String {
     out
 }
 
+/// A `required_providers` entry: `hashicorp/<name>` within `versions`.
+fn requirement(name: &str, versions: &str) -> Value {
+    json!({"source": format!("hashicorp/{name}"), "version": versions})
+}
+
 fn header_comment(header: &Header) -> Value {
     Value::String(header.text().trim().trim_start_matches("# ").to_owned())
 }
@@ -200,7 +205,7 @@ fn aws_module_value(plan: &Plan, account: &str, header: &Header) -> Value {
         "//": header_comment(header),
         "terraform": {
             "required_providers": {
-                "aws": {"source": "hashicorp/aws", "version": AWS_PROVIDER_VERSIONS},
+                "aws": requirement("aws", AWS_PROVIDER_VERSIONS),
             },
         },
         "resource": resources,
@@ -261,59 +266,44 @@ fn role_extras(
     }
 }
 
-/// One IAM member binding of a module, by the kind of resource it is on.
+/// The IAM member resources a GCP module writes, in order: the resource type and the argument
+/// that names the resource the member is on.
+const MEMBER_KINDS: [(&str, &str); 4] = [
+    ("google_service_account_iam_member", "service_account_id"),
+    ("google_project_iam_member", "project"),
+    ("google_storage_bucket_iam_member", "bucket"),
+    ("google_pubsub_topic_iam_member", "topic"),
+];
+
+/// A module's IAM member bindings, by position in [`MEMBER_KINDS`].
 #[derive(Default)]
-struct Members {
-    service_accounts: Map<String, Value>,
-    projects: Map<String, Value>,
-    buckets: Map<String, Value>,
-    topics: Map<String, Value>,
-}
+struct Members([Map<String, Value>; 4]);
 
 impl Members {
-    /// Adds `member` with `role` on `resource` (a service account's email, `gs://BUCKET`,
-    /// `projects/P/topics/T` or a project id), keyed by all three.
+    /// Adds `member` with `role` on `resource` (a service account's email, or a resource name
+    /// as [`crate::model::resource_kind`] reads it), keyed by all three.
     fn add(&mut self, plan: &Plan, resource: &str, role: &str, member: &str) {
-        let key = literal(&format!("{resource} {role} {member}"));
-        let (role, member) = (literal(role), literal(member));
-        if resource.contains('@') {
+        let (kind, name) = if resource.contains('@') {
             // The provider wants the account's full name; gcloud's `projects/-` is not stable.
             let project = service_account_home(resource, &plan.spec.gcp_projects)
                 .unwrap_or_else(|| "-".to_owned());
-            let id = literal(&format!("projects/{project}/serviceAccounts/{resource}"));
-            self.service_accounts.insert(
-                key,
-                json!({"service_account_id": id, "role": role, "member": member}),
-            );
-        } else if let Some(bucket) = resource.strip_prefix("gs://") {
-            self.buckets.insert(
-                key,
-                json!({"bucket": literal(bucket), "role": role, "member": member}),
-            );
-        } else if resource.starts_with("projects/") {
-            self.topics.insert(
-                key,
-                json!({"topic": literal(resource), "role": role, "member": member}),
-            );
+            (0, format!("projects/{project}/serviceAccounts/{resource}"))
         } else {
-            self.projects.insert(
-                key,
-                json!({"project": literal(resource), "role": role, "member": member}),
-            );
-        }
+            match crate::model::resource_kind(resource) {
+                "bucket" => (2, resource.trim_start_matches("gs://").to_owned()),
+                "topic" => (3, resource.to_owned()),
+                _ => (1, resource.to_owned()),
+            }
+        };
+        let field = MEMBER_KINDS[kind].1;
+        self.0[kind].insert(
+            literal(&format!("{resource} {role} {member}")),
+            json!({field: literal(&name), "role": literal(role), "member": literal(member)}),
+        );
     }
 
     fn into_resources(self, resources: &mut Map<String, Value>) {
-        for (kind, field, members) in [
-            (
-                "google_service_account_iam_member",
-                "service_account_id",
-                self.service_accounts,
-            ),
-            ("google_project_iam_member", "project", self.projects),
-            ("google_storage_bucket_iam_member", "bucket", self.buckets),
-            ("google_pubsub_topic_iam_member", "topic", self.topics),
-        ] {
+        for ((kind, field), members) in MEMBER_KINDS.into_iter().zip(self.0) {
             if members.is_empty() {
                 continue;
             }
@@ -361,7 +351,7 @@ impl GcpModule {
             "//": header_comment(header),
             "terraform": {
                 "required_providers": {
-                    "google": {"source": "hashicorp/google", "version": GOOGLE_PROVIDER_VERSIONS},
+                    "google": requirement("google", GOOGLE_PROVIDER_VERSIONS),
                 },
             },
             "resource": resources,
@@ -508,10 +498,7 @@ fn root(header: &Header, accounts: &BTreeMap<String, Partition>, projects: &[Str
     let mut providers = Map::new();
     let mut modules = Map::new();
     if !accounts.is_empty() {
-        required.insert(
-            "aws".to_owned(),
-            json!({"source": "hashicorp/aws", "version": AWS_PROVIDER_VERSIONS}),
-        );
+        required.insert("aws".to_owned(), requirement("aws", AWS_PROVIDER_VERSIONS));
         let configs: Vec<Value> = accounts
             .iter()
             .map(|(account, partition)| {
@@ -536,7 +523,7 @@ fn root(header: &Header, accounts: &BTreeMap<String, Partition>, projects: &[Str
     if !projects.is_empty() {
         required.insert(
             "google".to_owned(),
-            json!({"source": "hashicorp/google", "version": GOOGLE_PROVIDER_VERSIONS}),
+            requirement("google", GOOGLE_PROVIDER_VERSIONS),
         );
         let configs: Vec<Value> = projects
             .iter()

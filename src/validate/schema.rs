@@ -438,23 +438,27 @@ pub fn definitions(schema: &Value) -> Map<String, Value> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// Every string value of `keyword` anywhere in `node`.
+    fn keyword_values(node: &Value, keyword: &str, out: &mut Vec<String>) {
+        match node {
+            Value::Object(map) => {
+                if let Some(Value::String(v)) = map.get(keyword) {
+                    out.push(v.clone());
+                }
+                map.values().for_each(|v| keyword_values(v, keyword, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| keyword_values(v, keyword, out)),
+            _ => {}
+        }
+    }
+
     #[test]
     fn the_schema_uses_only_standard_formats() {
         // ajv in strict mode refuses a schema with a format it does not know (`uint32`).
-        fn formats(node: &Value, out: &mut Vec<String>) {
-            match node {
-                Value::Object(map) => {
-                    if let Some(Value::String(f)) = map.get("format") {
-                        out.push(f.clone());
-                    }
-                    map.values().for_each(|v| formats(v, out));
-                }
-                Value::Array(items) => items.iter().for_each(|v| formats(v, out)),
-                _ => {}
-            }
-        }
         let mut found = Vec::new();
-        formats(&super::json_schema(), &mut found);
+        keyword_values(&super::json_schema(), "format", &mut found);
         let standard = [
             "date-time",
             "email",
@@ -468,8 +472,6 @@ mod tests {
             "{found:?}"
         );
     }
-
-    use super::*;
 
     #[test]
     fn schema_compiles_and_has_no_unions_left() {
@@ -496,20 +498,8 @@ mod tests {
 
     #[test]
     fn every_pattern_compiles_and_reads_alike_in_ecma_262() {
-        fn patterns(node: &Value, out: &mut Vec<String>) {
-            match node {
-                Value::Object(map) => {
-                    if let Some(Value::String(p)) = map.get("pattern") {
-                        out.push(p.clone());
-                    }
-                    map.values().for_each(|v| patterns(v, out));
-                }
-                Value::Array(items) => items.iter().for_each(|v| patterns(v, out)),
-                _ => {}
-            }
-        }
         let mut found = Vec::new();
-        patterns(&json_schema(), &mut found);
+        keyword_values(&json_schema(), "pattern", &mut found);
         assert!(found.len() > 20, "{found:?}");
         for pattern in &found {
             regex::Regex::new(pattern).unwrap();
@@ -575,20 +565,8 @@ mod tests {
 
     #[test]
     fn every_pattern_has_an_explanation() {
-        fn walk(node: &Value, found: &mut Vec<String>) {
-            match node {
-                Value::Object(map) => {
-                    if let Some(Value::String(p)) = map.get("pattern") {
-                        found.push(p.clone());
-                    }
-                    map.values().for_each(|v| walk(v, found));
-                }
-                Value::Array(items) => items.iter().for_each(|v| walk(v, found)),
-                _ => {}
-            }
-        }
         let mut found = Vec::new();
-        walk(&json_schema(), &mut found);
+        keyword_values(&json_schema(), "pattern", &mut found);
         assert!(!found.is_empty());
         for pattern in found {
             assert!(

@@ -21,15 +21,7 @@ const MAX_SHARDS: usize = 64;
 fn admitted(f: &Federation, roles: &BTreeMap<String, AwsRole>) -> Option<String> {
     match &f.source {
         Source::Kubernetes { subject, .. } => Some(subject.clone()),
-        Source::Ec2 { role, .. } => {
-            let role = roles.get(role)?;
-            Some(format!(
-                "arn:{}:sts::{}:assumed-role/{}",
-                role.partition.as_str(),
-                role.account,
-                role.name
-            ))
-        }
+        Source::Ec2 { role, .. } => Some(crate::plan::gcp::assumed_role_of(roles.get(role)?)),
         Source::Gce { .. } => None,
     }
 }
