@@ -40,6 +40,37 @@ pub(crate) fn join<A, B: Send>(
     })
 }
 
+/// `f` of every item, in the items' order, on up to [`cores`] threads that take the next item as
+/// they finish one (items of uneven cost stay balanced); on this thread alone when there are
+/// fewer than `per_thread` items per thread to share.
+pub(crate) fn map<T: Sync, R: Send>(
+    items: &[T],
+    per_thread: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let threads = threads_for(items.len(), per_thread);
+    if threads == 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let worker = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(item) = items.get(i) else {
+                return done;
+            };
+            done.push((i, f(item)));
+        }
+    };
+    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads).map(|_| scope.spawn(worker)).collect();
+        handles.into_iter().flat_map(wait).collect()
+    });
+    results.sort_unstable_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
 /// The result of a scoped thread, its panic passed on as the caller's.
 pub(crate) fn wait<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
     handle
@@ -62,6 +93,16 @@ mod tests {
     #[should_panic(expected = "from the thread")]
     fn a_panic_on_the_thread_is_the_callers() {
         join(true, || (), || panic!("from the thread"));
+    }
+
+    #[test]
+    fn map_keeps_the_items_order_on_one_thread_or_several() {
+        let items: Vec<usize> = (0..1000).collect();
+        let squares: Vec<usize> = items.iter().map(|i| i * i).collect();
+        for per_thread in [1, 10_000] {
+            assert_eq!(map(&items, per_thread, |i| i * i), squares);
+        }
+        assert!(map(&Vec::<usize>::new(), 1, |i| *i).is_empty());
     }
 
     #[test]

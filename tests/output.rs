@@ -971,6 +971,37 @@ fn state_files_are_never_read_through_a_link_or_without_bound() {
     assert_eq!(check(SPEC, &out).status.code(), Some(0));
 }
 
+/// A FIFO where a rendered file goes: `check` and `render` see that it is not the file, without
+/// waiting for a writer (the survey of the tree opens files non-blocking before it looks).
+#[cfg(unix)]
+#[test]
+fn a_fifo_in_place_of_a_rendered_file_is_reported_not_waited_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    assert!(render(SPEC, &out).status.success());
+    let victim = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_file())
+        .expect("a rendered file at the top of the tree");
+    std::fs::remove_file(&victim).unwrap();
+    assert!(
+        Command::new("mkfifo")
+            .arg(&victim)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let checked = check(SPEC, &out);
+    assert_eq!(checked.status.code(), Some(1), "{checked:?}");
+    let name = victim.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        String::from_utf8_lossy(&checked.stdout).contains(&name)
+            || String::from_utf8_lossy(&checked.stderr).contains(&name),
+        "{checked:?}"
+    );
+}
+
 #[test]
 fn explain_says_when_there_is_no_spec_and_suggests_a_near_name() {
     let explain = |topic: &str, spec: &str| {

@@ -210,6 +210,32 @@ mod imp {
             )?))
         }
 
+        /// Opens the regular file at `relative` for reading and gives its length: one `openat`
+        /// and one `fstat` on the handle, where [`Walker::stat`] then [`Walker::open_read`] look
+        /// the name up twice. `None` for anything but a regular file. Opened non-blocking, so a
+        /// FIFO planted in the tree is seen for what it is instead of waiting for a writer;
+        /// fails (`ELOOP`) on a link.
+        ///
+        /// # Errors
+        /// As `openat` and `fstat`.
+        pub fn open_regular(&mut self, relative: &Path) -> io::Result<Option<(File, u64)>> {
+            let (dir, name) = self.parent(relative)?;
+            let flags = OFlags::RDONLY
+                | OFlags::NOFOLLOW
+                | OFlags::CLOEXEC
+                | OFlags::NOCTTY
+                | OFlags::NONBLOCK;
+            let fd = rustix::fs::openat(dir, name, flags, Mode::empty())?;
+            let stat = rustix::fs::fstat(&fd)?;
+            if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+                return Ok(None);
+            }
+            Ok(Some((
+                File::from(fd),
+                u64::try_from(stat.st_size).unwrap_or(0),
+            )))
+        }
+
         /// Creates the file at `relative` for writing, never through an existing name (a link
         /// included): `AlreadyExists` when anything is there. Mode 0600 until the caller sets it.
         ///
@@ -346,6 +372,15 @@ mod imp {
         /// See the Unix implementation.
         pub fn open_read(&mut self, relative: &Path) -> io::Result<File> {
             File::open(self.path(relative)?)
+        }
+
+        /// See the Unix implementation.
+        pub fn open_regular(&mut self, relative: &Path) -> io::Result<Option<(File, u64)>> {
+            let meta = self.stat(relative)?;
+            if meta.kind != Kind::File {
+                return Ok(None);
+            }
+            Ok(Some((self.open_read(relative)?, meta.len)))
         }
 
         /// See the Unix implementation.

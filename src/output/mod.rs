@@ -298,10 +298,12 @@ pub fn with_manifest_recording(
         // Serialized straight from the struct, in the layout of `render::to_json`: a JSON value
         // of an organisation's manifest would cost several times its text.
         PlannedFile::data(
-            format!(
-                "{}\n",
-                serde_json::to_string_pretty(&manifest).expect("a manifest serializes")
-            ),
+            {
+                let mut text =
+                    serde_json::to_string_pretty(&manifest).expect("a manifest serializes");
+                text.push('\n');
+                text
+            },
             &std::collections::BTreeSet::new(),
         ),
     );
@@ -1031,16 +1033,25 @@ fn hash_file(
     relative: &Path,
     buffer: &mut [u8],
 ) -> std::io::Result<String> {
-    let meta = walker.stat(relative)?;
-    if meta.kind != Kind::File || meta.len > MAX_STATE_READ {
+    let Some((mut file, len)) = walker.open_regular(relative)? else {
+        return Err(std::io::ErrorKind::InvalidData.into());
+    };
+    if len > MAX_STATE_READ {
         return Err(std::io::ErrorKind::InvalidData.into());
     }
-    let mut file = walker.open_read(relative)?;
+    // Reads the length `fstat` gave and stops: one `read` for most files, instead of a second
+    // one to meet the end. The directory is locked against renders; a file that another program
+    // grows meanwhile is hashed as it was when opened.
     let mut hasher = sha2::Sha256::new();
-    loop {
-        match file.read(buffer) {
+    let mut left = usize::try_from(len).unwrap_or(usize::MAX);
+    while left > 0 {
+        let want = left.min(buffer.len());
+        match file.read(&mut buffer[..want]) {
             Ok(0) => break,
-            Ok(n) => hasher.update(&buffer[..n]),
+            Ok(n) => {
+                hasher.update(&buffer[..n]);
+                left -= n;
+            }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }

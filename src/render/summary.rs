@@ -622,7 +622,9 @@ pub fn render(
     }
     index.push_str(&tail);
     out.insert(PATH.to_owned(), PlannedFile::data(index, &BTreeSet::new()));
-    for (page, federations) in &pages {
+    // Pages are independent, and an organisation has hundreds: drawn side by side.
+    let pages: Vec<(Page, Vec<&Federation>)> = pages.into_iter().collect();
+    let drawn = crate::par::map(&pages, 8, |(page, federations)| {
         let mut text = format!(
             "<!-- {} -->\n# {}\n\n[All federations](../../README.md)\n",
             header.text(),
@@ -641,8 +643,9 @@ pub fn render(
         };
         table_rows(federations, &by_federation, "../../", &keep, &mut text, 0);
         chart_section(spec, federations, &mut text);
-        out.insert(page.path(), PlannedFile::data(text, &BTreeSet::new()));
-    }
+        (page.path(), PlannedFile::data(text, &BTreeSet::new()))
+    });
+    out.extend(drawn);
     Ok(out)
 }
 
