@@ -1,5 +1,10 @@
-//! `cargo run --release --example synth -- --federations N [--seed S]`: print a synthetic,
-//! organisation-scale crossfed spec to stdout, for benchmarks (`bench/run.sh`).
+//! `cargo run --release --example synth -- --federations N [--seed S] [--org]`: print a
+//! synthetic, organisation-scale crossfed spec to stdout, for benchmarks (`bench/run.sh`).
+//!
+//! `--org` is the organisation scenario: fewer, larger clusters and accounts (each EKS cluster
+//! with about 200 service accounts federated into GCP, each AWS account with about 150 EC2 instance
+//! roles) and no provider id written by hand, so crossfed's automatic provider sharding does the
+//! splitting that the default scenario does in the spec.
 //!
 //! The spec is what a large organisation could plausibly write: every federation method in
 //! fixed proportions (see `MIX`), interleaved, with clusters, projects, accounts, pools and roles
@@ -32,6 +37,36 @@ struct Args {
     /// Seed of the pseudo-random choices (names, ids, sizes); the same seed gives the same spec.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// The organisation scenario: EKS clusters of ~200 service accounts into GCP, AWS accounts of
+    /// ~150 EC2 roles, providers left to crossfed's sharding.
+    #[arg(long)]
+    org: bool,
+}
+
+/// How the organisation is laid out.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    /// Federations per GKE cluster and per EKS cluster.
+    per_cluster: usize,
+    /// Federations per AWS account and per shared ("platform") GCP project.
+    per_account: usize,
+    /// Whether the spec splits providers itself (explicit `via.provider` ids).
+    split_providers: bool,
+}
+
+impl Shape {
+    const DEFAULT: Shape = Shape {
+        per_cluster: FEDERATIONS_PER_CLUSTER,
+        per_account: FEDERATIONS_PER_ACCOUNT,
+        split_providers: true,
+    };
+    /// 21% of federations are EKS → GCP, so 1,000 per cluster gives each EKS cluster ~210 of
+    /// them; 10% are EC2 → GCP, so 1,500 per account gives each account ~150 instance roles.
+    const ORG: Shape = Shape {
+        per_cluster: 1000,
+        per_account: 1500,
+        split_providers: false,
+    };
 }
 
 /// What one federation is: source, method and target.
@@ -558,14 +593,14 @@ fn kinds(n: usize) -> Vec<Kind> {
 }
 
 #[allow(clippy::too_many_lines)] // one pass that lays out the whole organisation; its parts share the counters
-fn build(n: usize, seed: u64) -> Spec {
+fn build(n: usize, seed: u64, shape: Shape) -> Spec {
     let mut rng = Rng(seed);
     let mut spec = Spec {
         seed,
         ..Spec::default()
     };
-    let clusters = n.div_ceil(FEDERATIONS_PER_CLUSTER).max(1);
-    let shared = n.div_ceil(FEDERATIONS_PER_ACCOUNT).max(1);
+    let clusters = n.div_ceil(shape.per_cluster).max(1);
+    let shared = n.div_ceil(shape.per_account).max(1);
 
     // Shared ("platform") projects: pools, GCE VMs, impersonated service accounts.
     for k in 0..shared {
@@ -750,7 +785,11 @@ fn build(n: usize, seed: u64) -> Spec {
                 } else {
                     let pool = spec.accounts[account].pool;
                     let default = format!("eks-{cluster}");
-                    let provider = spec.provider(pool, &cluster, &default, SUBJECTS_PER_PROVIDER);
+                    let provider = if shape.split_providers {
+                        spec.provider(pool, &cluster, &default, SUBJECTS_PER_PROVIDER)
+                    } else {
+                        None
+                    };
                     let mut via = format!("{{pool: {}", spec.pools[pool].id);
                     if let Some(p) = provider {
                         let _ = write!(via, ", provider: {p}");
@@ -801,12 +840,16 @@ fn build(n: usize, seed: u64) -> Spec {
                 let role = spec.role_ref(&mut rng, r);
                 let pool = spec.accounts[account].pool;
                 let default = format!("aws-{}", spec.accounts[account].id);
-                let provider = spec.provider(
-                    pool,
-                    &spec.accounts[account].id.clone(),
-                    &default,
-                    ROLES_PER_PROVIDER,
-                );
+                let provider = if shape.split_providers {
+                    spec.provider(
+                        pool,
+                        &spec.accounts[account].id.clone(),
+                        &default,
+                        ROLES_PER_PROVIDER,
+                    )
+                } else {
+                    None
+                };
                 let via = match provider {
                     Some(p) => format!("{{pool: {}, provider: {p}}}", spec.pools[pool].id),
                     None => format!("{{pool: {}}}", spec.pools[pool].id),
@@ -866,12 +909,17 @@ fn gcp_target(
     }
 }
 
-fn write_spec(spec: &Spec, n: usize, seed: u64) -> String {
+fn write_spec(spec: &Spec, n: usize, seed: u64, org: bool) -> String {
     let mut s = String::with_capacity(200 * n + 4096);
+    let (scenario, flag) = if org {
+        (", organisation scenario", " --org")
+    } else {
+        ("", "")
+    };
     let _ = writeln!(
         s,
-        "# Synthetic organisation-scale spec: {n} federations (seed {seed}).\n\
-         # Generated by `cargo run --release --example synth -- --federations {n} --seed {seed}`; do not edit.\n\
+        "# Synthetic organisation-scale spec: {n} federations (seed {seed}{scenario}).\n\
+         # Generated by `cargo run --release --example synth -- --federations {n} --seed {seed}{flag}`; do not edit.\n\
          version: 1\ngcp:\n  projects:"
     );
     for p in &spec.projects {
@@ -963,8 +1011,9 @@ fn write_spec(spec: &Spec, n: usize, seed: u64) -> String {
 
 fn main() {
     let args = Args::parse();
-    let spec = build(args.federations, args.seed);
-    let text = write_spec(&spec, args.federations, args.seed);
+    let shape = if args.org { Shape::ORG } else { Shape::DEFAULT };
+    let spec = build(args.federations, args.seed, shape);
+    let text = write_spec(&spec, args.federations, args.seed, args.org);
     let mut out = std::io::stdout().lock();
     if let Err(err) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         eprintln!("synth: cannot write the spec: {err}");
