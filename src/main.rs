@@ -18,6 +18,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A malformed setting is a usage error before any spec is read, not a silent default.
+    if let Err(message) = crossfed::config::load::expansion() {
+        eprintln!("error: {message}");
+        return ExitCode::from(2);
+    }
     let result = match &cli.command {
         Command::Validate(args) => cli::validate::run(args),
         Command::Render(args) => cli::render::run(args),

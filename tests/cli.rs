@@ -349,3 +349,35 @@ fn terraform_output_warns_when_a_pool_id_changes() {
     let stderr = String::from_utf8_lossy(&renamed.stderr);
     common::snapshot_settings().bind(|| insta::assert_snapshot!(stderr));
 }
+
+/// `CROSSFED_YAML_EXPANSION` raises the parser's limits: the alias bomb fixture, refused with
+/// the setting named in the help, is still refused at the largest factor (bounded), and a
+/// malformed setting is a usage error before any spec is read.
+#[test]
+fn the_yaml_expansion_setting_is_named_bounded_and_checked() {
+    let bomb = "fixtures/invalid/alias-bomb.yaml";
+    let run_with = |value: &str| {
+        bin()
+            .args(["validate", bomb])
+            .env("CROSSFED_YAML_EXPANSION", value)
+            .output()
+            .unwrap()
+    };
+    let default = run(&["validate", bomb]);
+    assert_eq!(default.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&default.stderr).contains("`CROSSFED_YAML_EXPANSION=4` (now 1)")
+    );
+    let most = run_with("100");
+    assert_eq!(most.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&most.stderr).contains("is at its most (100)"));
+    for bad in ["0", "101", "four", ""] {
+        let refused = run_with(bad);
+        assert_eq!(refused.status.code(), Some(2), "{bad:?}");
+        assert!(
+            String::from_utf8_lossy(&refused.stderr)
+                .contains("CROSSFED_YAML_EXPANSION must be a whole number from 1 to 100"),
+            "{bad:?}"
+        );
+    }
+}

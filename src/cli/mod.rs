@@ -25,6 +25,10 @@ use crossfed::render::FilePlan;
 /// OIDC providers, Kubernetes manifests, gcloud/aws scripts and Google credential configs.
 ///
 /// Exit codes: 0 success; 1 the spec is invalid (or output is stale); 2 usage or I/O error.
+///
+/// Environment: CROSSFED_YAML_EXPANSION=N (1 to 100, default 1) raises the YAML parser's limits
+/// N-fold, for a spec whose aliases expand far past its text; the limits already grow with the
+/// file's size.
 #[derive(Debug, Parser)]
 #[command(
     name = "crossfed",

@@ -47,8 +47,12 @@ pub fn load(source: &str, spans: bool) -> Result<Loaded, SyntaxError> {
 /// form, see [`SyntaxError`]) when the text is not YAML, or [`Code::EmptySpec`] when it holds
 /// nothing.
 pub fn parse_yaml(source: &str) -> Result<Value, SyntaxError> {
-    let options =
-        serde_saphyr::options! { strict_booleans: true, budget: Some(budget(source.len())) };
+    // The binary refuses a malformed setting before it reads a spec; here it counts as unset.
+    let factor = expansion().unwrap_or(1);
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        budget: Some(budget(source.len(), factor)),
+    };
     match serde_saphyr::from_str_with_options::<Value>(source, options) {
         Ok(Value::Null) => Err(SyntaxError {
             line: 1,
@@ -66,7 +70,7 @@ pub fn parse_yaml(source: &str) -> Result<Value, SyntaxError> {
             });
             let raw = error.without_snippet().to_string();
             let message = strip_location(&raw);
-            let (message, help) = humanize(message);
+            let (message, help) = humanize(message, factor);
             Err(SyntaxError {
                 line: line.max(1),
                 column: column.max(1),
@@ -76,16 +80,51 @@ pub fn parse_yaml(source: &str) -> Result<Value, SyntaxError> {
     }
 }
 
-/// serde-saphyr's budgets, scaled to the input. Text without aliases yields at most about one
-/// node per byte (`[a,b]` is three nodes in five bytes) and two events per node, so budgets
-/// proportional to the length admit any honest spec however large (an organisation's spec of
-/// 50,000 federations is about 10 MB), while an alias bomb, whose expansion dwarfs its text,
-/// still breaches them. The defaults stay the floor.
-fn budget(bytes: usize) -> serde_saphyr::Budget {
+/// The environment variable that raises the parser's budgets by a whole factor (see [`budget`]),
+/// for a spec whose aliases legitimately expand past its text.
+pub const EXPANSION_VAR: &str = "CROSSFED_YAML_EXPANSION";
+
+/// The largest factor [`EXPANSION_VAR`] takes: enough for any spec written with aliases, while an
+/// alias bomb still stops within bounded memory.
+pub const MAX_EXPANSION: usize = 100;
+
+/// The factor [`EXPANSION_VAR`] sets: 1 when unset.
+///
+/// # Errors
+/// When it is set to anything but a whole number from 1 to [`MAX_EXPANSION`], a message that says
+/// so.
+pub fn expansion() -> Result<usize, String> {
+    let Some(raw) = std::env::var_os(EXPANSION_VAR) else {
+        return Ok(1);
+    };
+    raw.to_str()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .filter(|n| (1..=MAX_EXPANSION).contains(n))
+        .ok_or_else(|| {
+            format!(
+                "{EXPANSION_VAR} must be a whole number from 1 to {MAX_EXPANSION}, not `{}`",
+                raw.to_string_lossy()
+            )
+        })
+}
+
+/// serde-saphyr's budgets, scaled to the input and then by `factor` ([`EXPANSION_VAR`]). Text
+/// without aliases yields at most about one node per byte (`[a,b]` is three nodes in five bytes)
+/// and two events per node, so budgets proportional to the length admit any honest spec however
+/// large (an organisation's spec of 50,000 federations is about 18 MB), while an alias bomb,
+/// whose expansion dwarfs its text, still breaches them. The defaults stay the floor.
+fn budget(bytes: usize, factor: usize) -> serde_saphyr::Budget {
     let mut budget = serde_saphyr::Budget::default();
-    budget.max_nodes = budget.max_nodes.max(bytes);
-    budget.max_events = budget.max_events.max(bytes.saturating_mul(2));
-    budget.max_total_scalar_bytes = budget.max_total_scalar_bytes.max(bytes);
+    let scaled = bytes.saturating_mul(factor);
+    budget.max_nodes = budget.max_nodes.saturating_mul(factor).max(scaled);
+    budget.max_events = budget
+        .max_events
+        .saturating_mul(factor)
+        .max(scaled.saturating_mul(2));
+    budget.max_total_scalar_bytes = budget.max_total_scalar_bytes.max(scaled);
+    budget.max_aliases = budget.max_aliases.saturating_mul(factor);
+    budget.alias_anchor_ratio_multiplier =
+        budget.alias_anchor_ratio_multiplier.saturating_mul(factor);
     budget
 }
 
@@ -108,22 +147,36 @@ fn strip_location(message: &str) -> &str {
     }
 }
 
-fn humanize(message: &str) -> (String, String) {
+fn humanize(message: &str, factor: usize) -> (String, String) {
     if let Some(breach) = message.strip_prefix("budget breached: ") {
         // `Nodes { nodes: 250001 } at line …`: the budget's name and its figure.
-        let kind = breach
-            .split([' ', '{'])
-            .next()
-            .unwrap_or("size")
-            .to_lowercase();
+        let kind = match breach.split([' ', '{']).next().unwrap_or("") {
+            "Nodes" => "nodes".to_owned(),
+            "Events" => "parser events".to_owned(),
+            "Aliases" => "aliases".to_owned(),
+            "AliasAnchorRatio" => "aliases per anchor".to_owned(),
+            "ScalarBytes" => "bytes of scalars".to_owned(),
+            "Depth" => "nesting depth".to_owned(),
+            other => other.to_lowercase(),
+        };
         let figure: String = breach
             .chars()
             .skip_while(|c| !c.is_ascii_digit())
             .take_while(char::is_ascii_digit)
             .collect();
+        let raised = (factor * 4).min(MAX_EXPANSION);
+        let help = if factor >= MAX_EXPANSION {
+            format!(
+                "the limits grow with the file's size, and {EXPANSION_VAR} is at its most ({MAX_EXPANSION}): aliases (`*name`) expand far beyond the text; write the values out instead of repeating aliases"
+            )
+        } else {
+            format!(
+                "the limits grow with the file's size, so only aliases (`*name`) that expand far beyond the text reach them: write the values out instead of repeating aliases, or, if the expansion is intended, raise the limits {raised}-fold with `{EXPANSION_VAR}={raised}` (now {factor})"
+            )
+        };
         return (
             format!("the YAML expands past the parser's limit on {kind} ({figure})"),
-            "the limits grow with the file's size, so only aliases (`*name`) that expand far beyond the text reach them: write the values out instead of repeating aliases".to_owned(),
+            help,
         );
     }
     if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
@@ -205,5 +258,67 @@ mod tests {
             error.message
         );
         assert!(error.help.unwrap().contains("aliases (`*name`)"));
+    }
+
+    #[test]
+    fn the_expansion_factor_raises_every_budget_that_aliases_reach() {
+        let one = budget(1000, 1);
+        let four = budget(1000, 4);
+        assert_eq!(four.max_nodes, one.max_nodes * 4);
+        assert_eq!(four.max_events, one.max_events * 4);
+        assert_eq!(four.max_aliases, one.max_aliases * 4);
+        assert_eq!(
+            four.alias_anchor_ratio_multiplier,
+            one.alias_anchor_ratio_multiplier * 4
+        );
+        // Large text: proportional to the bytes times the factor.
+        let large = budget(20_000_000, 4);
+        assert_eq!(large.max_nodes, 80_000_000);
+        assert_eq!(large.max_events, 160_000_000);
+        assert_eq!(large.max_total_scalar_bytes, 80_000_000);
+    }
+
+    #[test]
+    fn an_honest_alias_heavy_spec_loads_once_the_limits_are_raised() {
+        // One anchored list of 1,000 items, aliased 300 times: 300,000 nodes from 5 KB.
+        let items = ["x"; 1000].join(", ");
+        let mut text = format!("common: &c [{items}]\nall:\n");
+        for _ in 0..300 {
+            text.push_str("  - *c\n");
+        }
+        let refused = |factor| {
+            let options = serde_saphyr::options! {
+                strict_booleans: true,
+                budget: Some(budget(text.len(), factor)),
+            };
+            serde_saphyr::from_str_with_options::<Value>(&text, options).is_err()
+        };
+        assert!(refused(1));
+        assert!(!refused(30));
+    }
+
+    #[test]
+    fn a_budget_error_names_the_setting_that_raises_it() {
+        let (message, help) = humanize("budget breached: Nodes { nodes: 250001 }", 1);
+        assert_eq!(
+            message,
+            "the YAML expands past the parser's limit on nodes (250001)"
+        );
+        assert!(
+            help.contains("`CROSSFED_YAML_EXPANSION=4` (now 1)"),
+            "{help}"
+        );
+        let (message, _) = humanize("budget breached: AliasAnchorRatio { aliases: 300 }", 1);
+        assert_eq!(
+            message,
+            "the YAML expands past the parser's limit on aliases per anchor (300)"
+        );
+        let (_, help) = humanize("budget breached: Nodes { nodes: 250001 }", 40);
+        assert!(
+            help.contains("`CROSSFED_YAML_EXPANSION=100` (now 40)"),
+            "{help}"
+        );
+        let (_, help) = humanize("budget breached: Nodes { nodes: 250001 }", 100);
+        assert!(help.contains("at its most (100)"), "{help}");
     }
 }

@@ -249,7 +249,10 @@ impl Walk {
             root: None,
             nodes: 0,
             scalar_bytes: 0,
-            limit: source.len().max(250_000),
+            limit: source
+                .len()
+                .max(250_000)
+                .saturating_mul(crate::config::load::expansion().unwrap_or(1)),
         }
     }
 
