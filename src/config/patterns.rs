@@ -223,3 +223,66 @@ pub fn explain(pattern: &str) -> Option<(&'static str, &'static str)> {
         .find(|(p, _, _)| *p == pattern)
         .map(|(_, name, help)| (*name, *help))
 }
+
+/// For a value that fails `pattern` only by its length, what the limit is: the help a user needs
+/// more than the format (a 65-character role name is well formed but for one character).
+#[must_use]
+pub fn length_help(pattern: &str, value: &str) -> Option<String> {
+    let (part, what, min, max) = match pattern {
+        AWS_ROLE_ARN | AWS_ROLE_REF | AWS_ROLE_NAME => (
+            value.rsplit('/').next().unwrap_or(value),
+            "an IAM role name",
+            1,
+            64,
+        ),
+        GKE_CLUSTER_NAME => (value, "a GKE cluster name", 1, 40),
+        DNS1123_LABEL => (
+            value,
+            "a Kubernetes name of this kind (a DNS-1123 label)",
+            1,
+            63,
+        ),
+        DNS1123_SUBDOMAIN => (value, "a Kubernetes name (a DNS-1123 subdomain)", 1, 253),
+        WIF_ID => (value, "a workload identity pool or provider id", 4, 32),
+        GCP_PROJECT_ID => (value, "a GCP project id", 6, 30),
+        _ => return None,
+    };
+    let length = part.chars().count();
+    if (min..=max).contains(&length) {
+        return None;
+    }
+    let shown = if part == value {
+        String::new()
+    } else {
+        format!(" (`{part}`)")
+    };
+    let fix = if length > max { "shorten" } else { "lengthen" };
+    Some(format!(
+        "it is {length} characters{shown}, and {what} is {min} to {max}; {fix} it, keeping the cloud's other naming rules"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_wrong_only_by_its_length_is_told_the_limit() {
+        let long_role = format!("arn:aws:iam::281031839323:role/{}", "r".repeat(65));
+        let help = length_help(AWS_ROLE_ARN, &long_role).unwrap();
+        assert!(help.starts_with("it is 65 characters (`rrr"), "{help}");
+        assert!(help.contains("an IAM role name is 1 to 64"), "{help}");
+        assert_eq!(
+            length_help(GKE_CLUSTER_NAME, &"a".repeat(41)).unwrap(),
+            "it is 41 characters, and a GKE cluster name is 1 to 40; shorten it, keeping the cloud's other naming rules"
+        );
+        assert!(
+            length_help(WIF_ID, "aws")
+                .unwrap()
+                .ends_with("is 4 to 32; lengthen it, keeping the cloud's other naming rules")
+        );
+        // Within the limits the format is what is wrong: no length help.
+        assert_eq!(length_help(AWS_ROLE_NAME, "Bad Name"), None);
+        assert_eq!(length_help(AWS_REGION, "us-east1"), None);
+    }
+}

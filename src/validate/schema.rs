@@ -357,6 +357,7 @@ fn to_diagnostics(schema: &Value, error: &ValidationError<'_>) -> Vec<Diagnostic
         ValidationErrorKind::Pattern { pattern } | ValidationErrorKind::Custom { message: pattern, .. } => {
             let value = instance.as_str().unwrap_or_default();
             let (name, help) = patterns::explain(pattern).unwrap_or(("value", "see the schema for the expected format"));
+            let help = patterns::length_help(pattern, value).unwrap_or_else(|| help.to_owned());
             vec![Diagnostic::error(Code::InvalidFormat, pointer, not_valid(value, name)).help(help)]
         }
         ValidationErrorKind::Enum { options } => {

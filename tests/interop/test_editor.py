@@ -1,5 +1,5 @@
 """Editor support -> the real yaml-language-server (npm, pinned in package-lock.json) over LSP,
-and check-jsonschema, both with the checked-in schemas/crossfed.schema.json.
+check-jsonschema and Ajv in strict mode, all with the checked-in schemas/crossfed.schema.json.
 
 The fixtures name the schema with the modeline the README documents
 (`# yaml-language-server: $schema=../../schemas/crossfed.schema.json`); the VS Code-style
@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, VALID, required_env, require_tool
+
+INVALID = sorted((REPO / "fixtures" / "invalid").glob("*.yaml"))
 from support import lsp
 
 SCHEMA = REPO / "schemas" / "crossfed.schema.json"
@@ -162,3 +164,93 @@ def test_mutation_misspelt_key_in_valid_fixture_is_flagged_by_the_editor(server)
     diags = server.diagnostics(uri, expect_some=True)
     assert any("serviceAcount" in d["message"] for d in diags), describe(diags)
 
+
+
+# --- Ajv (strict mode) ----------------------------------------------------------------------------
+
+AJV_RUNNER = Path(__file__).resolve().parent / "support" / "ajv_validate.mjs"
+
+
+def as_json(paths: list[Path], into: Path) -> dict[Path, Path]:
+    """Each YAML spec that parses as one YAML 1.2 document, written as JSON (what a validator
+    sees); YAML syntax errors and empty files are the parser's to report, not the schema's."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    reader = YAML(typ="safe", pure=True)
+    out = {}
+    for path in paths:
+        try:
+            doc = reader.load(path.read_text())
+        except YAMLError:
+            continue
+        # An alias is one shared object here, and writing it out expands it: an alias bomb
+        # would never finish. Documents with aliases are the YAML parser's to judge.
+        if doc is None or has_aliases(doc):
+            continue
+        target = into / (path.stem + ".json")
+        target.write_text(json.dumps(doc))
+        out[path] = target
+    return out
+
+
+def has_aliases(doc) -> bool:
+    seen: set[int] = set()
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (dict, list)):
+            if id(node) in seen:
+                return True
+            seen.add(id(node))
+            stack.extend(node.values() if isinstance(node, dict) else node)
+    return False
+
+
+def ajv(docs: list[Path]) -> dict[str, str]:
+    node = require_tool("node", "Node.js runs Ajv (Debian: nodejs).")
+    modules = required_env("CROSSFED_NODE_MODULES", "node_modules holding ajv (npm ci of tests/interop)")
+    # An ES module resolves packages from its own location, so run a copy beside node_modules.
+    runner = Path(modules).parent / "ajv_validate.mjs"
+    runner.write_text(AJV_RUNNER.read_text())
+    r = subprocess.run([node, str(runner), str(SCHEMA), *map(str, docs)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, f"Ajv (strict) refused the schema: {r.stderr}"
+    verdicts = {}
+    for line in r.stdout.splitlines():
+        verdict, _, rest = line.partition(" ")
+        name, _, errors = rest.partition(" ")
+        verdicts[name] = verdict if verdict == "ok" else f"invalid: {errors}"
+    return verdicts
+
+
+def test_ajv_strict_accepts_the_schema_and_every_valid_fixture(tmp_path):
+    docs = as_json(VALID, tmp_path)
+    assert len(docs) == len(VALID)
+    verdicts = ajv(list(docs.values()))
+    bad = {p.name: verdicts.get(str(j)) for p, j in docs.items() if verdicts.get(str(j)) != "ok"}
+    assert not bad, bad
+
+
+def test_ajv_and_check_jsonschema_agree_on_every_invalid_fixture(tmp_path):
+    """Two independent validators of the one schema give the same verdict on every mistake of the
+    error corpus (as JSON, so both read the same document); and every one that the schema alone
+    rejects is rejected by crossfed with an error at the same place's field path."""
+    docs = as_json(INVALID, tmp_path)
+    verdicts = ajv(list(docs.values()))
+    disagree = {}
+    rejected = 0
+    for path, doc in docs.items():
+        by_ajv = verdicts.get(str(doc), "missing") != "ok"
+        by_cj = check_jsonschema([doc]).returncode != 0
+        if by_ajv != by_cj:
+            disagree[path.name] = (verdicts.get(str(doc)), by_cj)
+        rejected += by_ajv
+    assert not disagree, disagree
+    # The corpus holds schema-level mistakes (formats, types, unknown keys), not only semantic ones.
+    assert rejected >= 20, rejected
+
+
+def test_mutation_ajv_rejects_a_misspelt_key(tmp_path):
+    docs = as_json([TYPO], tmp_path)
+    verdict = ajv(list(docs.values()))[str(docs[TYPO])]
+    assert verdict.startswith("invalid") and "serviceAcount" in verdict, verdict
