@@ -78,7 +78,7 @@ fn run(file: &str, source: &str, notes: bool) -> Result<(Plan, Report), Report> 
         decimal_numbers(&value, &mut String::new(), &mut diagnostics);
     }
     if !diagnostics.is_empty() {
-        beyond_unknown_keys(&value, &mut diagnostics);
+        beyond_schema_errors(&value, &mut diagnostics);
         return Err(report(diagnostics));
     }
     drop(value);
@@ -120,40 +120,74 @@ fn run(file: &str, source: &str, notes: bool) -> Result<(Plan, Report), Report> 
     }
 }
 
-/// The findings on the plan: its cloud limits, the trust closure and the security rules. The
-/// three only read the plan, so they run on threads; the order of the result does not depend on
-/// which finished first (the report sorts by position).
-/// When the only schema errors are unknown keys (a typo, usually), the rest of the spec is still
-/// checked: the keys are left out of a copy, and the semantic checks run on it, so a misspelt key
-/// does not hide an unknown reference or a duplicate name elsewhere (what they say about the
-/// objects holding the unknown keys is left out). Any other schema error
-/// (a wrong type, a missing key) leaves the spec unreadable as a model, and is reported alone.
-fn beyond_unknown_keys(value: &serde_json::Value, diagnostics: &mut Vec<Diagnostic>) {
-    if !diagnostics.iter().all(|d| d.code == Code::UnknownField) {
-        return;
+/// Schema errors do not hide the rest of the spec. Unknown keys (a typo, usually) are left out of
+/// a copy; a federation with any other schema error (a wrong type, a bad format, a missing key)
+/// is left out of it whole, since it cannot be read as a model. The semantic checks run on the
+/// copy, and their findings are added with their places in the spec as written: a misspelt key
+/// or a malformed ARN in one federation does not hide an unknown reference or a duplicate name in
+/// another. Left out: what the checks say about the objects holding unknown keys (the typo again:
+/// `serviceAcount` makes `serviceAccount` missing). A schema error outside the federations (in
+/// the declared accounts, projects or roles that federations refer to) leaves the references
+/// unresolvable, and is reported alone.
+fn beyond_schema_errors(value: &serde_json::Value, diagnostics: &mut Vec<Diagnostic>) {
+    let mut broken = std::collections::BTreeSet::new();
+    for d in diagnostics.iter() {
+        if d.code == Code::UnknownField {
+            continue;
+        }
+        match federation_of(&d.pointer) {
+            Some(index) => {
+                broken.insert(index);
+            }
+            None => return,
+        }
     }
     let mut pruned = value.clone();
     for d in diagnostics.iter() {
-        remove_at(&mut pruned, &d.pointer);
+        if d.code == Code::UnknownField {
+            remove_at(&mut pruned, &d.pointer);
+        }
+    }
+    // The federations kept, by their index in the spec as written.
+    let mut kept = Vec::new();
+    if let Some(serde_json::Value::Array(federations)) = pruned.get_mut("federations") {
+        let all = std::mem::take(federations);
+        for (index, federation) in all.into_iter().enumerate() {
+            if !broken.contains(&index) {
+                kept.push(index);
+                federations.push(federation);
+            }
+        }
     }
     let Ok(raw) = RawSpec::deserialize(&pruned) else {
         return;
     };
     let mut more = Vec::new();
     semantic::check(&raw, &mut more);
-    // What the checks say about an object that held an unknown key (or one of its ancestors) may
-    // only be the typo again (`serviceAcount` makes `serviceAccount` missing): left out.
+    for d in &mut more {
+        if let Some(index) = federation_of(&d.pointer) {
+            let rest = &d.pointer["/federations/".len() + index.to_string().len()..];
+            d.pointer = format!("/federations/{}{rest}", kept[index]);
+        }
+    }
     let about_a_typo = |d: &Diagnostic| {
         diagnostics.iter().any(|unknown| {
-            unknown.pointer == d.pointer
-                || unknown
-                    .pointer
-                    .strip_prefix(d.pointer.as_str())
-                    .is_some_and(|rest| rest.starts_with('/'))
+            unknown.code == Code::UnknownField
+                && (unknown.pointer == d.pointer
+                    || unknown
+                        .pointer
+                        .strip_prefix(d.pointer.as_str())
+                        .is_some_and(|rest| rest.starts_with('/')))
         })
     };
     let more: Vec<Diagnostic> = more.into_iter().filter(|d| !about_a_typo(d)).collect();
     diagnostics.extend(more);
+}
+
+/// The index of the federation that JSON Pointer `pointer` is in, if any.
+fn federation_of(pointer: &str) -> Option<usize> {
+    let rest = pointer.strip_prefix("/federations/")?;
+    rest.split('/').next()?.parse().ok()
 }
 
 /// Removes the member at JSON Pointer `pointer` (whose last token is an object key), if there.
@@ -166,6 +200,9 @@ fn remove_at(value: &mut serde_json::Value, pointer: &str) {
     }
 }
 
+/// The findings on the plan: its cloud limits, the trust closure and the security rules. The
+/// three only read the plan, so they run on threads; the order of the result does not depend on
+/// which finished first (the report sorts by position).
 fn plan_findings(plan: &Plan) -> Vec<Diagnostic> {
     let many = plan.spec.federations.len() >= crate::par::MANY_FEDERATIONS;
     let ((mut findings, trust), rules) = crate::par::join(
