@@ -28,6 +28,7 @@ import botocore.credentials
 import botocore.exceptions
 import botocore.utils
 import pytest
+import yaml
 
 from conftest import fixture_ids, require_tool
 from support import aws
@@ -303,14 +304,36 @@ def _copy_tree(tree, tmp_path: Path) -> rendered_mod.Rendered:
     return rendered_mod.Rendered(tree.name, root, tree.spec)
 
 
+def _with_env_value(text: str, name: str, value: str) -> str:
+    """The manifest with every env var `name` set to `value`, edited as YAML (a long value is a
+    folded scalar, which a text replacement would miss)."""
+    docs = list(yaml.safe_load_all(text))
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("name") == name and "value" in node:
+                node["value"] = value
+            for child in node.values():
+                walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    for doc in docs:
+        walk(doc)
+    return yaml.safe_dump_all(docs, sort_keys=False)
+
+
 def test_mutation_wrong_role_arn_in_pod_patch_is_denied(world, tmp_path, monkeypatch):
     tree, _, gate = world
     copy = _copy_tree(tree, tmp_path)
     for pod in aws_pods(copy, tmp_path / "probe", "AWS_ROLE_ARN"):
         role_arn = pod.env(pod.app())["AWS_ROLE_ARN"]
-        pod.patch.write_text(pod.patch.read_text().replace(f"value: {role_arn}\n", f"value: {role_arn}-typo\n"))
+        # One character off, so the name keeps a valid length (a role name may be at its 64 maximum).
+        typo = role_arn[:-1] + ("x" if role_arn[-1] != "x" else "y")
+        pod.patch.write_text(_with_env_value(pod.patch.read_text(), "AWS_ROLE_ARN", typo))
         broken = Pod(copy, pod.patch, tmp_path / f"broken-{pod.federation}")
-        assert broken.env(broken.app())["AWS_ROLE_ARN"] == role_arn + "-typo"
+        assert broken.env(broken.app())["AWS_ROLE_ARN"] == typo
         with monkeypatch.context() as mp, pytest.raises(AssertionError, match="AccessDenied"):
             assume_from_pod(copy, broken, gate, mp)
 
