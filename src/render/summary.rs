@@ -196,13 +196,6 @@ fn mermaid_label(text: &str) -> String {
     out
 }
 
-/// A Mermaid `flowchart` of every federation's chain.
-#[must_use]
-pub fn mermaid(spec: &Spec) -> String {
-    let all: Vec<&Federation> = spec.federations.iter().collect();
-    mermaid_of(spec, &all).0
-}
-
 /// A Mermaid `flowchart` of the chains of `federations`, and how many edges it has.
 fn mermaid_of(spec: &Spec, federations: &[&Federation]) -> (String, usize) {
     let hops: BTreeSet<Hop> = federations.iter().flat_map(|f| chain(spec, f)).collect();
@@ -577,21 +570,18 @@ pub fn render(
     let by_federation = files_by_federation(files);
     let all: Vec<&Federation> = spec.federations.iter().collect();
     let mut out = FilePlan::new();
+    let mut index = templates::render(
+        TEMPLATE_SUMMARY_HEAD,
+        &SummaryHead {
+            header: header.text(),
+        },
+    )?;
     if all.len() < PAGED_FROM {
-        let mut text = templates::render(
-            TEMPLATE_SUMMARY_HEAD,
-            &SummaryHead {
-                header: header.text(),
-            },
-        )?;
-        text.push_str(TABLE_HEAD);
-        table_rows(&all, &by_federation, "", &|_| true, &mut text, tail.len());
-        let chart = mermaid_of(spec, &all).0;
-        text.push_str("\n## Trust chain\n\n```mermaid\n");
-        text.push_str(&chart);
-        text.push_str("```\n");
-        text.push_str(&tail);
-        out.insert(PATH.to_owned(), PlannedFile::data(text, &BTreeSet::new()));
+        index.push_str(TABLE_HEAD);
+        table_rows(&all, &by_federation, "", &|_| true, &mut index, tail.len());
+        chart_section(spec, &all, &mut index);
+        index.push_str(&tail);
+        out.insert(PATH.to_owned(), PlannedFile::data(index, &BTreeSet::new()));
         return Ok(out);
     }
     let mut pages: BTreeMap<Page, Vec<&Federation>> = BTreeMap::new();
@@ -600,12 +590,6 @@ pub fn render(
             pages.entry(page).or_default().push(f);
         }
     }
-    let mut index = templates::render(
-        TEMPLATE_SUMMARY_HEAD,
-        &SummaryHead {
-            header: header.text(),
-        },
-    )?;
     let _ = write!(
         index,
         "\n{} federations. Each AWS account, GCP project and cluster has a page listing the federations into or from it, their files and a map of their trust chain.\n\n| page | federations |\n|---|---:|\n",

@@ -89,25 +89,25 @@ pub(super) fn split(
     pools: &BTreeMap<String, Pool>,
     roles: &BTreeMap<String, AwsRole>,
 ) -> BTreeMap<String, Shard> {
-    // Derived providers: (pool, provider) -> their federations.
-    let mut groups: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    // What the spec itself wrote in `via` for `f`.
+    let via_of = |f: &Federation| raw.get(f.index).and_then(|r| r.via.as_ref());
+    // Derived providers: (pool, provider) -> their federations, each with what it admits.
+    let mut groups: BTreeMap<(String, String), Vec<(usize, String)>> = BTreeMap::new();
     for (position, f) in federations.iter().enumerate() {
-        let declared = raw
-            .get(f.index)
-            .and_then(|r| r.via.as_ref())
-            .is_some_and(|via| via.provider.is_some());
+        let declared = via_of(f).is_some_and(|via| via.provider.is_some());
         if let Method::WorkloadIdentityPool { pool, provider, .. } = &f.method
             && !declared
+            && let Some(key) = admitted(f, roles)
         {
             groups
                 .entry((pool.clone(), provider.clone()))
                 .or_default()
-                .push(position);
+                .push((position, key));
         }
     }
     let mut made = BTreeMap::new();
     for ((pool_id, base), members) in groups {
-        let oidc = members.iter().any(|&i| {
+        let oidc = members.iter().any(|&(i, _)| {
             matches!(
                 federations[i].method,
                 Method::WorkloadIdentityPool {
@@ -116,26 +116,18 @@ pub(super) fn split(
                 }
             )
         });
-        let keys: BTreeSet<String> = members
-            .iter()
-            .filter_map(|&i| admitted(&federations[i], roles))
-            .collect();
+        let keys: BTreeSet<String> = members.iter().map(|(_, key)| key.clone()).collect();
         let Some(count) = shard_count(oidc, &keys) else {
             continue;
         };
         let Some(pool) = pools.get(&pool_id) else {
             continue;
         };
-        for &i in &members {
-            let Some(key) = admitted(&federations[i], roles) else {
-                continue;
-            };
+        for (i, key) in members {
             let index = shard_of(&key, count);
             let id = Shard::id(&base, index);
-            let audience_declared = raw
-                .get(federations[i].index)
-                .and_then(|r| r.via.as_ref())
-                .is_some_and(|via| via.audience.is_some());
+            let audience_declared =
+                via_of(&federations[i]).is_some_and(|via| via.audience.is_some());
             if let Method::WorkloadIdentityPool {
                 provider,
                 provider_kind,
