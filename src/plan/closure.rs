@@ -10,17 +10,18 @@
 //! Workload Identity bindings, trust statements, provider conditions, impersonation bindings
 //! and grants. Validation compares what each source reaches with what the spec declares for it.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
+
+use foldhash::fast::FixedState;
 use std::fmt;
-use std::sync::Arc;
 
 use super::Plan;
 use super::aws::Principal;
-use super::gcp::{ProviderSource, assumed_role, gke_member};
+use super::gcp::{Binding, GkeBinding, ProviderSource, assumed_role, gke_member};
 use crate::model::{Federation, Method, Source, Target, resource_kind};
 
 /// An identity, as the cloud that checks it compares it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Node {
     /// A Kubernetes service account's tokens: (issuer, `system:serviceaccount:NS:KSA`).
     ClusterToken {
@@ -70,22 +71,95 @@ impl Node {
     }
 }
 
-/// One hop: `to` is reachable from the edge's source because of `why`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Hop {
-    /// Where the hop leads.
-    pub to: Node,
-    /// The artifact that creates it, in words (shared by every hop the artifact creates: one
-    /// trust statement or provider condition admits thousands of subjects in an organisation).
-    pub why: Arc<str>,
+/// The artifact that creates a hop, as a reference into the plan: put in words only for a
+/// finding, which is rare, so an organisation's graph formats none of its tens of thousands.
+#[derive(Debug, Clone, Copy)]
+pub enum Why<'p> {
+    /// A GKE Workload Identity binding (`gke-workload-identity.sh`).
+    GkeBinding(&'p GkeBinding),
+    /// A trust statement: the role's ARN and the statement's `Sid`.
+    Statement(&'p str, &'p str),
+    /// A provider's attribute condition: the provider's id and the pool's.
+    Provider(&'p str, &'p str),
+    /// `roles/iam.workloadIdentityUser` for a pool principal on a Google service account.
+    Impersonation(&'p Binding),
+    /// A role granted to a pool principal.
+    Grant(&'p Binding),
 }
 
-/// Every hop the output creates.
-#[derive(Debug, Clone, Default)]
-pub struct Graph {
-    /// Hops by source node, sorted and without repeats once built (a vector, not a set: most
-    /// nodes have one hop, and a set's node would cost ten times as much).
-    edges: BTreeMap<Node, Vec<Hop>>,
+impl fmt::Display for Why<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Why::GkeBinding(binding) => {
+                write!(
+                    f,
+                    "roles/iam.workloadIdentityUser on `{}` (federation ",
+                    binding.service_account
+                )?;
+                for (i, name) in binding.federations.iter().enumerate() {
+                    let comma = if i > 0 { ", " } else { "" };
+                    write!(f, "{comma}`{name}`")?;
+                }
+                f.write_str(")")
+            }
+            Why::Statement(arn, sid) => {
+                write!(f, "the trust policy of `{arn}` (statement `{sid}`)")
+            }
+            Why::Provider(provider, pool) => write!(
+                f,
+                "the attribute condition of provider `{provider}` in pool `{pool}`"
+            ),
+            Why::Impersonation(binding) => write!(
+                f,
+                "roles/iam.workloadIdentityUser on `{}` (federation `{}`)",
+                binding.resource, binding.federation
+            ),
+            Why::Grant(binding) => write!(
+                f,
+                "`{}` granted on {} `{}` (federation `{}`)",
+                binding.role,
+                resource_kind(&binding.resource),
+                binding.resource,
+                binding.federation
+            ),
+        }
+    }
+}
+
+/// One hop: node `to` (an index into the graph's nodes) is reachable from the hop's source
+/// because of `why`.
+#[derive(Debug, Clone, Copy)]
+struct Hop<'p> {
+    to: u32,
+    why: Why<'p>,
+}
+
+/// Every hop the output creates. Each node is stored once and named by its index, so a hop is
+/// two words and a search compares no strings.
+#[derive(Debug, Default)]
+pub struct Graph<'p> {
+    ids: HashMap<Node, u32, FixedState>,
+    nodes: Vec<Node>,
+    /// Hops by source node index, sorted by their target node and then by their words, without
+    /// repeats once built (the order a search follows, so the path it reports is the same on
+    /// every run).
+    hops: Vec<Vec<Hop<'p>>>,
+}
+
+/// What [`Graph::reach`] found: each node reached, in the order reached (breadth first, so each
+/// recorded path is a shortest one), with the position in this list of the node it was first
+/// reached from and the hop (`None` for a start).
+#[derive(Debug)]
+pub struct Reach<'p> {
+    reached: Vec<(u32, Option<(usize, Why<'p>)>)>,
+}
+
+/// A search's scratch space, reused across the searches of one thread: `mark[i] == stamp` when
+/// node `i` was reached by the current search.
+#[derive(Debug)]
+pub struct Searcher {
+    stamp: u32,
+    mark: Vec<u32>,
 }
 
 /// The nodes a federation's workload starts from.
@@ -153,17 +227,33 @@ pub fn declared(f: &Federation) -> Vec<Node> {
     out
 }
 
-impl Graph {
-    fn add(&mut self, from: Node, to: Node, why: &Arc<str>) {
-        self.edges.entry(from).or_default().push(Hop {
-            to,
-            why: Arc::clone(why),
-        });
+impl<'p> Graph<'p> {
+    fn id(&mut self, node: Node) -> u32 {
+        if let Some(&id) = self.ids.get(&node) {
+            return id;
+        }
+        let id = u32::try_from(self.nodes.len()).expect("fewer than 2^32 identities");
+        self.nodes.push(node.clone());
+        self.ids.insert(node, id);
+        self.hops.push(Vec::new());
+        id
+    }
+
+    fn add(&mut self, from: Node, to: Node, why: Why<'p>) {
+        let from = self.id(from);
+        let to = self.id(to);
+        self.hops[from as usize].push(Hop { to, why });
+    }
+
+    /// The node with index `id`.
+    #[must_use]
+    pub fn node(&self, id: u32) -> &Node {
+        &self.nodes[id as usize]
     }
 
     /// Builds the graph of every hop in the plan.
     #[must_use]
-    pub fn build(plan: &Plan) -> Self {
+    pub fn build(plan: &'p Plan) -> Self {
         let spec = &plan.spec;
         let mut graph = Graph::default();
         // GKE Workload Identity bindings (gke-workload-identity.sh).
@@ -171,17 +261,7 @@ impl Graph {
             graph.add(
                 Node::WorkloadIdentity(binding.member.clone()),
                 Node::GoogleServiceAccount(binding.service_account.clone()),
-                &format!(
-                    "roles/iam.workloadIdentityUser on `{}` (federation {})",
-                    binding.service_account,
-                    binding
-                        .federations
-                        .iter()
-                        .map(|name| format!("`{name}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-                .into(),
+                Why::GkeBinding(binding),
             );
         }
         // Trust statements.
@@ -201,19 +281,13 @@ impl Graph {
                     let Principal::Federated(principal) = &statement.principal else {
                         continue;
                     };
-                    let why: Arc<str> = format!(
-                        "the trust policy of `{}` (statement `{}`)",
-                        role.arn, statement.sid
-                    )
-                    .into();
-                    let values = |suffix: &str| {
+                    let why = Why::Statement(&role.arn, &statement.sid);
+                    let values = |suffix: &'static str| {
                         statement
                             .conditions
                             .iter()
-                            .filter(|(k, _)| k.ends_with(suffix))
+                            .filter(move |(k, _)| k.ends_with(suffix))
                             .flat_map(|(_, v)| v.iter())
-                            .cloned()
-                            .collect::<Vec<_>>()
                     };
                     if principal == "accounts.google.com" {
                         // A Google service account mints ID tokens for any audience it asks for:
@@ -223,7 +297,7 @@ impl Graph {
                                 graph.add(
                                     Node::GoogleServiceAccount((*email).to_owned()),
                                     Node::AwsRole(role.arn.clone()),
-                                    &why,
+                                    why,
                                 );
                             }
                         }
@@ -234,10 +308,10 @@ impl Graph {
                             graph.add(
                                 Node::ClusterToken {
                                     issuer: (*issuer).to_owned(),
-                                    subject,
+                                    subject: subject.clone(),
                                 },
                                 Node::AwsRole(role.arn.clone()),
-                                &why,
+                                why,
                             );
                         }
                     }
@@ -245,26 +319,28 @@ impl Graph {
             }
         }
         graph.add_pools(plan);
-        for hops in graph.edges.values_mut() {
-            hops.sort();
-            hops.dedup();
+        let Graph { nodes, hops, .. } = &mut graph;
+        for hops in hops.iter_mut() {
+            let order = |a: &Hop<'_>, b: &Hop<'_>| {
+                nodes[a.to as usize]
+                    .cmp(&nodes[b.to as usize])
+                    .then_with(|| a.why.to_string().cmp(&b.why.to_string()))
+            };
+            hops.sort_by(order);
+            hops.dedup_by(|a, b| order(a, b).is_eq());
         }
         graph
     }
 
     /// Workload-identity pools: provider conditions, impersonation bindings and grants.
-    fn add_pools(&mut self, plan: &Plan) {
+    fn add_pools(&mut self, plan: &'p Plan) {
         let spec = &plan.spec;
         for pool_plan in plan.gcp.pools.values() {
             let Some(pool) = spec.pools.get(&pool_plan.id) else {
                 continue;
             };
             for provider in pool_plan.providers.values() {
-                let why: Arc<str> = format!(
-                    "the attribute condition of provider `{}` in pool `{}`",
-                    provider.id, pool.id
-                )
-                .into();
+                let why = Why::Provider(&provider.id, &pool_plan.id);
                 match &provider.source {
                     ProviderSource::Oidc {
                         issuer, subjects, ..
@@ -276,7 +352,7 @@ impl Graph {
                                     subject: subject.clone(),
                                 },
                                 Node::PoolMember(pool.principal(subject)),
-                                &why,
+                                why,
                             );
                         }
                     }
@@ -285,7 +361,7 @@ impl Graph {
                             self.add(
                                 Node::Ec2Role(role.clone()),
                                 Node::PoolMember(pool.principal_set("aws_role", role)),
-                                &why,
+                                why,
                             );
                         }
                     }
@@ -295,62 +371,89 @@ impl Graph {
                 self.add(
                     Node::PoolMember(binding.member.clone()),
                     Node::GoogleServiceAccount(binding.resource.clone()),
-                    &format!(
-                        "roles/iam.workloadIdentityUser on `{}` (federation `{}`)",
-                        binding.resource, binding.federation
-                    )
-                    .into(),
+                    Why::Impersonation(binding),
                 );
             }
             for binding in &pool_plan.grants {
                 self.add(
                     Node::PoolMember(binding.member.clone()),
                     Node::Grant(binding.resource.clone(), binding.role.clone()),
-                    &format!(
-                        "`{}` granted on {} `{}` (federation `{}`)",
-                        binding.role,
-                        resource_kind(&binding.resource),
-                        binding.resource,
-                        binding.federation
-                    )
-                    .into(),
+                    Why::Grant(binding),
                 );
             }
         }
     }
 
-    /// Everything reachable from `starts`, each with the hop that first reached it (breadth
-    /// first, so the recorded path is a shortest one).
+    /// Scratch space for [`Graph::reach`]: one per thread.
     #[must_use]
-    pub fn reach(&self, starts: &[Node]) -> BTreeMap<Node, Option<(Node, Arc<str>)>> {
-        let mut seen: BTreeMap<Node, Option<(Node, Arc<str>)>> = BTreeMap::new();
-        let mut queue: VecDeque<Node> = VecDeque::new();
+    pub fn searcher(&self) -> Searcher {
+        Searcher {
+            stamp: 0,
+            mark: vec![0; self.nodes.len()],
+        }
+    }
+
+    /// Everything reachable from `starts` that the graph holds (a start with no hop reaches only
+    /// itself, and is left out), each with the hop that first reached it (breadth first, so the
+    /// recorded path is a shortest one).
+    #[must_use]
+    pub fn reach(&self, starts: &[Node], searcher: &mut Searcher) -> Reach<'p> {
+        searcher.stamp = searcher.stamp.wrapping_add(1);
+        if searcher.stamp == 0 {
+            // Wrapped: forget every earlier search.
+            searcher.mark.fill(0);
+            searcher.stamp = 1;
+        }
+        let Searcher { stamp, mark } = searcher;
+        let mut reached: Vec<(u32, Option<(usize, Why<'p>)>)> = Vec::new();
         for start in starts {
-            if seen.insert(start.clone(), None).is_none() {
-                queue.push_back(start.clone());
+            if let Some(&id) = self.ids.get(start)
+                && mark[id as usize] != *stamp
+            {
+                mark[id as usize] = *stamp;
+                reached.push((id, None));
             }
         }
-        while let Some(node) = queue.pop_front() {
-            for hop in self.edges.get(&node).into_iter().flatten() {
-                if !seen.contains_key(&hop.to) {
-                    seen.insert(hop.to.clone(), Some((node.clone(), Arc::clone(&hop.why))));
-                    queue.push_back(hop.to.clone());
+        let mut next = 0;
+        while let Some(&(id, _)) = reached.get(next) {
+            let from = next;
+            next += 1;
+            for hop in &self.hops[id as usize] {
+                if mark[hop.to as usize] != *stamp {
+                    mark[hop.to as usize] = *stamp;
+                    reached.push((hop.to, Some((from, hop.why))));
                 }
             }
         }
-        seen
+        Reach { reached }
     }
 }
 
-/// The path from a start to `node` in a [`Graph::reach`] result, as lines of words.
-#[must_use]
-pub fn path(reached: &BTreeMap<Node, Option<(Node, Arc<str>)>>, node: &Node) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut current = node;
-    while let Some(Some((from, why))) = reached.get(current) {
-        lines.push(format!("{from} reaches {current} through {why}"));
-        current = from;
+impl Reach<'_> {
+    /// The nodes reached, as (position in this result, index into the graph), in the order
+    /// reached.
+    pub fn nodes(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
+        self.reached
+            .iter()
+            .enumerate()
+            .map(|(at, (id, _))| (at, *id))
     }
-    lines.reverse();
-    lines
+
+    /// The path from a start to the node at `position`, as lines of words.
+    #[must_use]
+    pub fn path(&self, graph: &Graph<'_>, position: usize) -> Vec<String> {
+        let mut lines = Vec::new();
+        let mut current = position;
+        while let (id, Some((from, why))) = &self.reached[current] {
+            let from = *from;
+            lines.push(format!(
+                "{} reaches {} through {why}",
+                graph.node(self.reached[from].0),
+                graph.node(*id)
+            ));
+            current = from;
+        }
+        lines.reverse();
+        lines
+    }
 }

@@ -6,12 +6,14 @@
 //! one workload pool (`ops/deployer` is the same member in both), or two clusters' subjects meet
 //! in one workload-identity pool. Each finding names the path of hops, so the fix is visible.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+
+use foldhash::fast::FixedState;
 
 use crate::diag::{Code, Diagnostic};
 use crate::model::{Federation, Method, Source};
 use crate::plan::Plan;
-use crate::plan::closure::{Graph, Node, declared, path, sources};
+use crate::plan::closure::{Graph, Node, declared, sources};
 use crate::plan::gcp::gke_member;
 
 /// One workload of the spec: its identity and what its federations declare.
@@ -27,8 +29,9 @@ struct Workload<'p> {
 pub fn check(plan: &Plan) -> Vec<Diagnostic> {
     let mut out = aliased_gke_identities(plan);
     let graph = Graph::build(plan);
-    // Federations of one workload (the same first source node) pool what they declare.
-    let mut workloads: BTreeMap<Node, Workload<'_>> = BTreeMap::new();
+    // Federations of one workload (the same first source node) pool what they declare. (The
+    // findings are put in the spec's order below, so the map's order does not show.)
+    let mut workloads: HashMap<Node, Workload<'_>, FixedState> = HashMap::default();
     for f in &plan.spec.federations {
         let starts = sources(plan, f);
         let Some(key) = starts.first().cloned() else {
@@ -52,7 +55,8 @@ pub fn check(plan: &Plan) -> Vec<Diagnostic> {
         }
     }
     // Each workload's reach is its own: a large spec's are split over the cores.
-    let workloads: Vec<&Workload<'_>> = workloads.values().collect();
+    let mut workloads: Vec<&Workload<'_>> = workloads.values().collect();
+    workloads.sort_unstable_by_key(|w| w.first.index);
     let threads = crate::par::threads_for(workloads.len(), 1000);
     let size = workloads.len().div_ceil(threads).max(1);
     // One part (a small spec) runs on this thread: starting one costs more than the check.
@@ -68,18 +72,25 @@ pub fn check(plan: &Plan) -> Vec<Diagnostic> {
 }
 
 /// What each of `workloads` reaches and was not granted, with its federation's position.
-fn unreached_grants(graph: &Graph, workloads: &[&Workload<'_>]) -> Vec<(usize, Diagnostic)> {
+fn unreached_grants(graph: &Graph<'_>, workloads: &[&Workload<'_>]) -> Vec<(usize, Diagnostic)> {
     let mut found = Vec::new();
+    let mut searcher = graph.searcher();
     for workload in workloads {
-        let reached = graph.reach(&workload.starts);
-        for node in reached.keys().filter(|n| n.is_target()) {
-            if workload.declared.binary_search(node).is_ok()
-                || workload.starts.binary_search(node).is_ok()
-            {
-                continue;
-            }
+        let reach = graph.reach(&workload.starts, &mut searcher);
+        let mut beyond: Vec<(&Node, usize)> = reach
+            .nodes()
+            .map(|(at, id)| (graph.node(id), at))
+            .filter(|(node, _)| {
+                node.is_target()
+                    && workload.declared.binary_search(node).is_err()
+                    && workload.starts.binary_search(node).is_err()
+            })
+            .collect();
+        // In the order of the nodes, whichever order they were reached in.
+        beyond.sort_unstable();
+        for (node, at) in beyond {
             let f = workload.first;
-            let hops = path(&reached, node);
+            let hops = reach.path(graph, at);
             found.push((
                 f.index,
                 Diagnostic::error(
