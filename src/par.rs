@@ -63,9 +63,12 @@ pub(crate) fn map<T: Sync, R: Send>(
             done.push((i, f(item)));
         }
     };
+    // This thread is one of the workers (what it allocates reuses what it freed before).
     let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads).map(|_| scope.spawn(worker)).collect();
-        handles.into_iter().flat_map(wait).collect()
+        let handles: Vec<_> = (1..threads).map(|_| scope.spawn(worker)).collect();
+        let mut results = worker();
+        results.extend(handles.into_iter().flat_map(wait));
+        results
     });
     results.sort_unstable_by_key(|(i, _)| *i);
     results.into_iter().map(|(_, r)| r).collect()

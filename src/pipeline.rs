@@ -148,13 +148,14 @@ pub fn files_of(
         revocations.aws.clear();
         revocations.gcp.clear();
     }
-    let files = crate::render::render_with(plan, &options(spec, revocations.clone()), each_part)?;
+    let options = options(spec, revocations);
+    let files = crate::render::render_with(plan, &options, each_part)?;
     Ok(crate::output::with_manifest_recording(
         files,
         spec.name,
         spec.source,
-        grants,
-        revocations,
+        &grants,
+        &options.revocations,
     ))
 }
 

@@ -81,6 +81,7 @@
 //! it. Staged files left by crossfed versions before the staging list existed are not searched
 //! for; they are replaced when that file is next written.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{Read as _, Write as _};
 use std::path::{Component, Path, PathBuf};
@@ -214,19 +215,49 @@ pub struct Manifest {
     pub revocations: Grants,
 }
 
+/// [`Manifest`] as written: the same fields in the same order, borrowed from the plan.
+#[derive(Serialize)]
+struct ManifestRecord<'a, F: Serialize> {
+    crossfed: &'a str,
+    spec: &'a str,
+    spec_sha256: String,
+    files: F,
+    #[serde(skip_serializing_if = "Grants::is_empty")]
+    grants: &'a Grants,
+    #[serde(skip_serializing_if = "Grants::is_empty")]
+    revocations: &'a Grants,
+}
+
+/// Path → digest pairs, serialized as a JSON object in the order given (the plan's, sorted).
+struct Files<I>(I);
+
+impl<I, K, V> Serialize for Files<I>
+where
+    I: Iterator<Item = (K, V)> + Clone,
+    K: Serialize,
+    V: Serialize,
+{
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.clone())
+    }
+}
+
 /// `.crossfed/journal.json`: a decided commit, which recovery finishes.
+///
+/// Borrowed while writing (an organisation's journal lists tens of thousands of paths, and the
+/// manifest it carries is megabytes), owned when read back.
 #[derive(Debug, Serialize, Deserialize)]
-struct Journal {
-    renames: Vec<String>,
-    deletes: Vec<String>,
-    manifest: String,
+struct Journal<'a> {
+    renames: Cow<'a, [String]>,
+    deletes: Cow<'a, [String]>,
+    manifest: Cow<'a, str>,
 }
 
 /// `.crossfed/staging.json`: a staging in progress, which recovery undoes.
 #[derive(Debug, Serialize, Deserialize)]
-struct Staging {
-    /// Files whose staged sibling may exist.
-    files: Vec<String>,
+struct Staging<'a> {
+    /// Files whose staged sibling may exist (borrowed from the plan while writing).
+    files: Vec<Cow<'a, str>>,
     /// Directories created for them, parents first.
     dirs: Vec<String>,
 }
@@ -257,8 +288,8 @@ pub fn with_manifest(plan: FilePlan, spec_name: &str, spec_source: &str) -> File
         plan,
         spec_name,
         spec_source,
-        Grants::default(),
-        Grants::default(),
+        &Grants::default(),
+        &Grants::default(),
     )
 }
 
@@ -272,40 +303,42 @@ pub fn with_manifest_recording(
     mut plan: FilePlan,
     spec_name: &str,
     spec_source: &str,
-    grants: Grants,
-    revocations: Grants,
+    grants: &Grants,
+    revocations: &Grants,
 ) -> FilePlan {
     plan.remove(MANIFEST);
-    let manifest = Manifest {
-        crossfed: env!("CARGO_PKG_VERSION").to_owned(),
-        spec: spec_name.to_owned(),
+    // Serialized straight from the plan, in the layout of `render::to_json`: an owned
+    // [`Manifest`] of an organisation's tree would copy every path and digest once more.
+    let digests: Vec<std::borrow::Cow<'_, str>> = plan
+        .values()
+        .map(|file| match &file.digest {
+            Some(digest) => std::borrow::Cow::Borrowed(digest.as_str()),
+            None => std::borrow::Cow::Owned(sha256(file.content.as_bytes())),
+        })
+        .collect();
+    let record = ManifestRecord {
+        crossfed: env!("CARGO_PKG_VERSION"),
+        spec: spec_name,
         spec_sha256: sha256(spec_source.as_bytes()),
-        files: plan
-            .iter()
-            .map(|(path, file)| {
-                let digest = file
-                    .digest
-                    .clone()
-                    .unwrap_or_else(|| sha256(file.content.as_bytes()));
-                (path.clone(), digest)
-            })
-            .collect(),
+        files: Files(plan.keys().zip(&digests)),
         grants,
         revocations,
     };
+    let mut text =
+        Vec::with_capacity(plan.keys().map(|path| path.len() + 80).sum::<usize>() + 4096);
+    serde_json::to_writer_pretty(&mut text, &record).expect("a manifest serializes");
+    text.push(b'\n');
+    drop(digests);
+    let text = String::from_utf8(text).expect("serde_json writes UTF-8");
     plan.insert(
         MANIFEST.to_owned(),
-        // Serialized straight from the struct, in the layout of `render::to_json`: a JSON value
-        // of an organisation's manifest would cost several times its text.
-        PlannedFile::data(
-            {
-                let mut text =
-                    serde_json::to_string_pretty(&manifest).expect("a manifest serializes");
-                text.push('\n');
-                text
-            },
-            &std::collections::BTreeSet::new(),
-        ),
+        PlannedFile {
+            content: text,
+            mode: Mode::Regular,
+            federations: Vec::new(),
+            digest: None,
+            held: false,
+        },
     );
     plan
 }
@@ -430,7 +463,7 @@ pub fn read_manifest(dir: &Path) -> Result<Option<Manifest>, OutputError> {
     };
     let path = dir.join(MANIFEST);
     let manifest: Manifest = parse_state(&path, &bytes)?;
-    check_paths(&path, manifest.files.keys())?;
+    check_paths(&path, manifest.files.keys().map(String::as_str))?;
     for grants in [&manifest.grants, &manifest.revocations] {
         grants.check().map_err(|message| OutputError::Corrupt {
             path: path.clone(),
@@ -453,7 +486,7 @@ fn plain_relative(path: &str) -> bool {
 /// a path in them that leaves the directory (`../x`, `/home/x`) is refused, never joined.
 fn check_paths<'a>(
     file: &Path,
-    paths: impl IntoIterator<Item = &'a String>,
+    paths: impl IntoIterator<Item = &'a str>,
 ) -> Result<(), OutputError> {
     match paths.into_iter().find(|p| !plain_relative(p)) {
         Some(bad) => Err(OutputError::Corrupt {
@@ -873,14 +906,25 @@ pub fn recover(dir: &Path) -> Result<bool, OutputError> {
         let journal: Journal = parse_state(&journal_path, &bytes)?;
         check_paths(
             &journal_path,
-            journal.renames.iter().chain(&journal.deletes),
+            journal
+                .renames
+                .iter()
+                .chain(journal.deletes.iter())
+                .map(String::as_str),
         )?;
         commit(dir, &journal, Fault::None)?;
         remove_if_exists(&mut walker, dir, Path::new(STAGING))?;
         repaired = true;
     } else if let Some(bytes) = read_existing(&mut walker, dir, Path::new(STAGING))? {
         let staging: Staging = parse_state(&staging_path, &bytes)?;
-        check_paths(&staging_path, staging.files.iter().chain(&staging.dirs))?;
+        check_paths(
+            &staging_path,
+            staging
+                .files
+                .iter()
+                .map(AsRef::as_ref)
+                .chain(staging.dirs.iter().map(String::as_str)),
+        )?;
         roll_back(dir, &staging)?;
         repaired = true;
     }
@@ -895,12 +939,17 @@ pub fn recover(dir: &Path) -> Result<bool, OutputError> {
 /// here leaves it for the next [`recover`].
 fn roll_back(dir: &Path, staging: &Staging) -> Result<(), OutputError> {
     let mut parents = Parents::new(dir);
-    for relative in staging.files.iter().chain(&staging.dirs) {
+    for relative in staging
+        .files
+        .iter()
+        .map(AsRef::as_ref)
+        .chain(staging.dirs.iter().map(String::as_str))
+    {
         parents.check(relative)?;
     }
     let mut walker = Walker::new(dir);
     for relative in &staging.files {
-        remove_if_exists(&mut walker, dir, &staged_path(Path::new(relative)))?;
+        remove_if_exists(&mut walker, dir, &staged_path(Path::new(relative.as_ref())))?;
     }
     remove_if_exists(&mut walker, dir, Path::new(STAGING))?;
     for relative in staging.dirs.iter().rev() {
@@ -915,7 +964,7 @@ fn roll_back(dir: &Path, staging: &Staging) -> Result<(), OutputError> {
 fn commit(dir: &Path, journal: &Journal, fault: Fault) -> Result<(), OutputError> {
     // A journal read back from disk is as untrusted as the rest of the tree.
     let mut parents = Parents::new(dir);
-    for relative in journal.renames.iter().chain(&journal.deletes) {
+    for relative in journal.renames.iter().chain(journal.deletes.iter()) {
         parents.check(relative)?;
     }
     // Directories whose entries change (relative; the empty path is the output directory).
@@ -952,7 +1001,7 @@ fn commit(dir: &Path, journal: &Journal, fault: Fault) -> Result<(), OutputError
             .map(|r| parent_relative(Path::new(r)).to_owned()),
     );
     let mut walker = Walker::new(dir);
-    for relative in &journal.deletes {
+    for relative in journal.deletes.iter() {
         let path = Path::new(relative);
         remove_if_exists(&mut walker, dir, path)?;
         touched.insert(parent_relative(path).to_owned());
@@ -1385,10 +1434,7 @@ fn write_held(
     }
     summary.written = to_write.iter().map(|f| f.relative.to_owned()).collect();
     summary.removed = scan.stale;
-    let manifest = plan
-        .get(MANIFEST)
-        .map(|f| f.content.clone())
-        .unwrap_or_default();
+    let manifest = plan.get(MANIFEST).map_or("", |f| f.content.as_str());
     if to_write.is_empty() && summary.removed.is_empty() {
         // Up to date: touch nothing. Only the manifest changed (another spec name, say): one
         // atomic replace needs no journal.
@@ -1402,15 +1448,38 @@ fn write_held(
         stage(dir, &to_write, &scan.missing_dirs, fault)?;
     }
     let journal = Journal {
-        renames: summary.written.clone(),
-        deletes: summary.removed.clone(),
-        manifest,
+        renames: Cow::Borrowed(&summary.written),
+        deletes: Cow::Borrowed(&summary.removed),
+        manifest: Cow::Borrowed(manifest),
     };
-    let journal_text = serde_json::to_string_pretty(&journal).expect("a journal serializes");
-    replace_atomically(dir, JOURNAL, journal_text.as_bytes())?;
+    replace_atomically(dir, JOURNAL, &state_text(&journal))?;
     remove_if_exists(&mut Walker::new(dir), dir, Path::new(STAGING))?;
     commit(dir, &journal, fault)?;
     Ok(summary)
+}
+
+/// A state file's bytes: pretty JSON, in a buffer sized for it up front (an organisation's is
+/// megabytes, and growing it by doubling would hold up to twice that).
+fn state_text(state: &impl Serialize) -> Vec<u8> {
+    let mut length = Length(0);
+    serde_json::to_writer_pretty(&mut length, state).expect("a state file serializes");
+    let mut text = Vec::with_capacity(length.0);
+    serde_json::to_writer_pretty(&mut text, state).expect("a state file serializes");
+    text
+}
+
+/// A writer that only counts.
+struct Length(usize);
+
+impl std::io::Write for Length {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Whether the owned file at `relative` no longer holds what crossfed wrote there (the hash its
@@ -1444,11 +1513,10 @@ fn stage(
         .collect();
     dirs.extend(new_dirs.iter().cloned());
     let staging = Staging {
-        files: files.iter().map(|f| f.relative.to_owned()).collect(),
+        files: files.iter().map(|f| Cow::Borrowed(f.relative)).collect(),
         dirs,
     };
-    let staging_text = serde_json::to_string_pretty(&staging).expect("a staging list serializes");
-    replace_atomically(dir, STAGING, staging_text.as_bytes())?;
+    replace_atomically(dir, STAGING, &state_text(&staging))?;
     stage_files(dir, files, new_dirs, fault).inspect_err(|_| {
         // Best effort: what is left is listed, and the next run's `recover` removes it.
         let _ = roll_back(dir, &staging);
@@ -1777,13 +1845,13 @@ mod tests {
             let journal: Journal =
                 serde_json::from_slice(&std::fs::read(dir.join(JOURNAL)).unwrap()).unwrap();
             let mut step: Vec<Box<dyn Fn()>> = Vec::new();
-            for relative in &journal.renames {
+            for relative in journal.renames.iter() {
                 let path = dir.join(relative);
                 step.push(Box::new(move || {
                     std::fs::rename(staged_path(&path), &path).unwrap();
                 }));
             }
-            for relative in &journal.deletes {
+            for relative in journal.deletes.iter() {
                 let path = dir.join(relative);
                 step.push(Box::new(move || std::fs::remove_file(&path).unwrap()));
             }
@@ -1791,7 +1859,7 @@ mod tests {
             step.push(Box::new(move || std::fs::remove_dir(&gone).unwrap()));
             let manifest = journal.manifest.clone();
             step.push(Box::new(move || {
-                std::fs::write(dir.join(MANIFEST), &manifest).unwrap();
+                std::fs::write(dir.join(MANIFEST), manifest.as_bytes()).unwrap();
             }));
             steps = Some(step.len());
             if done > step.len() {

@@ -208,9 +208,13 @@ pub fn render_with(
         }
         done
     };
+    // This thread is one of the workers: what it allocates reuses the memory that validating
+    // freed on it, where a new thread would take fresh pages.
     let results: Vec<Result<FilePlan, RenderError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads).map(|_| scope.spawn(worker)).collect();
-        handles.into_iter().flat_map(crate::par::wait).collect()
+        let handles: Vec<_> = (1..threads).map(|_| scope.spawn(worker)).collect();
+        let mut results = worker();
+        results.extend(handles.into_iter().flat_map(crate::par::wait));
+        results
     });
     let mut files = FilePlan::new();
     for result in results {
