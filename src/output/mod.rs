@@ -82,7 +82,7 @@
 //! for; they are replaced when that file is next written.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read as _, Write as _};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -1135,8 +1135,8 @@ fn holds(walker: &mut Walker<'_>, relative: &Path, content: &[u8]) -> std::io::R
 
 /// The output directory compared with a plan: what [`write`] acts on and [`diff`] reports.
 struct Scan<'a> {
-    /// The manifest on disk (empty when there is none).
-    manifest: Manifest,
+    /// What the manifest on disk records for each file (empty when there is none).
+    recorded: Recorded<'a>,
     /// Every planned file, the manifest included, with what its path holds.
     files: Vec<(Planned<'a>, OnDisk)>,
     /// Files the manifest lists and the plan does not, still there (and not directories).
@@ -1145,8 +1145,51 @@ struct Scan<'a> {
     missing_dirs: Vec<String>,
 }
 
-fn scan<'a>(dir: &Path, plan: &'a FilePlan) -> Result<Scan<'a>, OutputError> {
-    let manifest = read_manifest(dir)?.unwrap_or_default();
+/// The digest the manifest recorded for each file it lists: read from the directory, or kept
+/// from [`Held::survey`] (the same file, read under the same lock).
+enum Recorded<'a> {
+    Read(BTreeMap<String, String>),
+    Surveyed(&'a BTreeMap<String, Surveyed>),
+}
+
+impl Recorded<'_> {
+    fn get(&self, relative: &str) -> Option<&String> {
+        match self {
+            Recorded::Read(files) => files.get(relative),
+            Recorded::Surveyed(files) => files.get(relative).map(|s| &s.recorded),
+        }
+    }
+
+    fn contains_key(&self, relative: &str) -> bool {
+        self.get(relative).is_some()
+    }
+
+    fn keys(&self) -> Box<dyn Iterator<Item = &String> + '_> {
+        match self {
+            Recorded::Read(files) => Box::new(files.keys()),
+            Recorded::Surveyed(files) => Box::new(files.keys()),
+        }
+    }
+}
+
+/// A file the manifest lists, as [`Held::survey`] found it.
+#[derive(Debug)]
+struct Surveyed {
+    /// The digest the manifest records.
+    recorded: String,
+    /// The digest of the regular file at its path, when there is one that could be read.
+    actual: Option<String>,
+}
+
+fn scan<'a>(
+    dir: &Path,
+    plan: &'a FilePlan,
+    surveyed: Option<&'a BTreeMap<String, Surveyed>>,
+) -> Result<Scan<'a>, OutputError> {
+    let recorded = match surveyed {
+        Some(files) => Recorded::Surveyed(files),
+        None => Recorded::Read(read_manifest(dir)?.unwrap_or_default().files),
+    };
     let files = planned(plan);
     let states = in_parallel(dir, &files, |walker, _, file| {
         if file.held {
@@ -1169,7 +1212,7 @@ fn scan<'a>(dir: &Path, plan: &'a FilePlan) -> Result<Scan<'a>, OutputError> {
         }
     }
     let mut stale = Vec::new();
-    for relative in manifest.files.keys().filter(|p| !plan.contains_key(*p)) {
+    for relative in recorded.keys().filter(|p| !plan.contains_key(*p)) {
         parents.check(relative)?;
         if parents
             .walker
@@ -1180,7 +1223,7 @@ fn scan<'a>(dir: &Path, plan: &'a FilePlan) -> Result<Scan<'a>, OutputError> {
         }
     }
     Ok(Scan {
-        manifest,
+        recorded,
         files: files.into_iter().zip(states).collect(),
         stale,
         missing_dirs: parents.missing(),
@@ -1224,9 +1267,9 @@ pub fn write(
 pub struct Held<'a> {
     dir: &'a Path,
     _lock: Option<Lock>,
-    /// The sha256 of each regular file the manifest lists, read under this lock by
-    /// [`Held::survey`] (empty otherwise).
-    surveyed: HashMap<String, String>,
+    /// Each file the manifest lists, with the sha256 of the regular file at its path, read
+    /// under this lock by [`Held::survey`] (`None` otherwise).
+    surveyed: Option<BTreeMap<String, Surveyed>>,
     /// What the manifest read by [`Held::survey`] recorded for the next render.
     previous: Option<Previous>,
 }
@@ -1244,7 +1287,7 @@ impl<'a> Held<'a> {
         Ok(Held {
             dir,
             _lock: lock,
-            surveyed: HashMap::new(),
+            surveyed: None,
             previous: None,
         })
     }
@@ -1269,20 +1312,19 @@ impl<'a> Held<'a> {
         };
         let mut walker = Walker::new(dir);
         let mut buffer = vec![0_u8; 64 * 1024];
-        let mut surveyed = HashMap::with_capacity(manifest.files.len());
-        for relative in manifest.files.into_keys() {
+        let mut surveyed = BTreeMap::new();
+        for (relative, recorded) in manifest.files {
             if stop.load(Ordering::Relaxed) {
                 return None;
             }
             // Anything but a readable regular file is left to `settle`'s own comparison.
-            if let Ok(digest) = hash_file(&mut walker, Path::new(&relative), &mut buffer) {
-                surveyed.insert(relative, digest);
-            }
+            let actual = hash_file(&mut walker, Path::new(&relative), &mut buffer).ok();
+            surveyed.insert(relative, Surveyed { recorded, actual });
         }
         Some(Held {
             dir,
             _lock: Some(lock),
-            surveyed,
+            surveyed: Some(surveyed),
             previous: Some(previous),
         })
     }
@@ -1306,7 +1348,7 @@ impl<'a> Held<'a> {
         Ok(Held {
             dir,
             _lock: lock(dir, false)?,
-            surveyed: HashMap::new(),
+            surveyed: None,
             previous: None,
         })
     }
@@ -1325,7 +1367,12 @@ impl<'a> Held<'a> {
             let digest = file
                 .digest
                 .get_or_insert_with(|| sha256(file.content.as_bytes()));
-            let same = if self.surveyed.get(relative) == Some(digest) {
+            let same = if self
+                .surveyed
+                .as_ref()
+                .and_then(|files| files.get(relative)?.actual.as_ref())
+                == Some(digest)
+            {
                 true
             } else {
                 plain_relative(relative)
@@ -1376,7 +1423,7 @@ impl<'a> Held<'a> {
         fault: Fault,
         force: bool,
     ) -> Result<Summary, OutputError> {
-        write_held(self.dir, plan, fault, force)
+        write_held(self.dir, plan, self.surveyed.as_ref(), fault, force)
     }
 
     /// [`diff`], under this lock.
@@ -1384,17 +1431,18 @@ impl<'a> Held<'a> {
     /// # Errors
     /// As [`diff`].
     pub fn diff(&self, plan: &FilePlan) -> Result<Vec<Change>, OutputError> {
-        diff_held(self.dir, plan)
+        diff_held(self.dir, plan, self.surveyed.as_ref())
     }
 }
 
 fn write_held(
     dir: &Path,
     plan: &FilePlan,
+    surveyed: Option<&BTreeMap<String, Surveyed>>,
     fault: Fault,
     force: bool,
 ) -> Result<Summary, OutputError> {
-    let scan = scan(dir, plan)?;
+    let scan = scan(dir, plan, surveyed)?;
     let mut summary = Summary::default();
     let mut to_write = Vec::new();
     let mut edited = Vec::new();
@@ -1407,8 +1455,8 @@ fn write_held(
         match state {
             OnDisk::Same => summary.unchanged += 1,
             OnDisk::Missing => to_write.push(file),
-            OnDisk::Differs if scan.manifest.files.contains_key(file.relative) => {
-                if !force && edited_by_hand(dir, file.relative, &scan.manifest)? {
+            OnDisk::Differs if scan.recorded.contains_key(file.relative) => {
+                if !force && edited_by_hand(dir, file.relative, &scan.recorded)? {
                     edited.push(file.relative.to_owned());
                 }
                 to_write.push(file);
@@ -1423,7 +1471,7 @@ fn write_held(
     }
     if !force {
         for relative in &scan.stale {
-            if edited_by_hand(dir, relative, &scan.manifest)? {
+            if edited_by_hand(dir, relative, &scan.recorded)? {
                 edited.push(relative.clone());
             }
         }
@@ -1484,8 +1532,12 @@ impl std::io::Write for Length {
 
 /// Whether the owned file at `relative` no longer holds what crossfed wrote there (the hash its
 /// manifest records). Reads only a regular file, never through a link.
-fn edited_by_hand(dir: &Path, relative: &str, manifest: &Manifest) -> Result<bool, OutputError> {
-    let Some(recorded) = manifest.files.get(relative) else {
+fn edited_by_hand(
+    dir: &Path,
+    relative: &str,
+    recorded: &Recorded<'_>,
+) -> Result<bool, OutputError> {
+    let Some(recorded) = recorded.get(relative) else {
         return Ok(false);
     };
     Ok(
@@ -1607,8 +1659,12 @@ pub fn diff(dir: &Path, plan: &FilePlan) -> Result<Vec<Change>, OutputError> {
     Held::for_reading(dir)?.diff(plan)
 }
 
-fn diff_held(dir: &Path, plan: &FilePlan) -> Result<Vec<Change>, OutputError> {
-    let scan = scan(dir, plan)?;
+fn diff_held(
+    dir: &Path,
+    plan: &FilePlan,
+    surveyed: Option<&BTreeMap<String, Surveyed>>,
+) -> Result<Vec<Change>, OutputError> {
+    let scan = scan(dir, plan, surveyed)?;
     let mut walker = Walker::new(dir);
     let mut changes = Vec::new();
     for (file, state) in &scan.files {
@@ -1623,7 +1679,7 @@ fn diff_held(dir: &Path, plan: &FilePlan) -> Result<Vec<Change>, OutputError> {
             .as_deref()
             .map(String::from_utf8_lossy)
             .unwrap_or_default();
-        let recorded = scan.manifest.files.get(relative);
+        let recorded = scan.recorded.get(relative);
         changes.push(Change {
             path: relative.to_owned(),
             kind: if exists {
@@ -1648,8 +1704,7 @@ fn diff_held(dir: &Path, plan: &FilePlan) -> Result<Vec<Change>, OutputError> {
             path: relative.clone(),
             kind: ChangeKind::Removed,
             hand_edited: scan
-                .manifest
-                .files
+                .recorded
                 .get(relative)
                 .is_some_and(|h| existing.as_deref().is_none_or(|b| *h != sha256(b))),
             not_owned: false,
@@ -1810,7 +1865,7 @@ mod tests {
     fn a_crash_while_staging_is_rolled_back() {
         let (old, old_tree) = written(&before());
         let next = after();
-        let scan = scan(old.path(), &next).unwrap();
+        let scan = scan(old.path(), &next, None).unwrap();
         let to_write: Vec<&Planned<'_>> = scan
             .files
             .iter()
