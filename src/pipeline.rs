@@ -141,21 +141,30 @@ pub fn files_of(
     previous: &Previous,
     each_part: &(dyn Fn(&mut FilePlan) + Sync),
 ) -> Result<FilePlan, PipelineError> {
-    let grants = Grants::of(plan);
-    let mut revocations = grants.revocations(&previous.grants, &previous.pending);
-    if !plan.spec.outputs.scripts {
-        // Without scripts the cloud side is Terraform's, whose state revokes what the spec drops.
-        revocations.aws.clear();
-        revocations.gcp.clear();
-    }
-    let options = options(spec, revocations);
-    let files = crate::render::render_with(plan, &options, each_part)?;
+    // Computed by one rendering thread while the others render what does not need them.
+    let computed: std::sync::OnceLock<(Grants, Grants)> = std::sync::OnceLock::new();
+    let grants_and_revocations = || {
+        computed.get_or_init(|| {
+            let grants = Grants::of(plan);
+            let mut revocations = grants.revocations(&previous.grants, &previous.pending);
+            if !plan.spec.outputs.scripts {
+                // Without scripts the cloud side is Terraform's, whose state revokes what the
+                // spec drops.
+                revocations.aws.clear();
+                revocations.gcp.clear();
+            }
+            (grants, revocations)
+        })
+    };
+    let files =
+        crate::render::render_lazily(plan, spec.name, &|| &grants_and_revocations().1, each_part)?;
+    let (grants, revocations) = grants_and_revocations();
     Ok(crate::output::with_manifest_recording(
         files,
         spec.name,
         spec.source,
-        &grants,
-        &options.revocations,
+        grants,
+        revocations,
     ))
 }
 

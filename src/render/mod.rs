@@ -162,9 +162,29 @@ pub fn render_with(
     options: &RenderOptions,
     each_part: &(dyn Fn(&mut FilePlan) + Sync),
 ) -> Result<FilePlan, RenderError> {
+    render_lazily(
+        plan,
+        &options.spec_name,
+        &|| &options.revocations,
+        each_part,
+    )
+}
+
+/// [`render_with`], with the revocations computed on demand by `revocations` (on the first
+/// rendering thread that asks, while the others render what does not need them; it is called
+/// once first, so that the work starts at once).
+///
+/// # Errors
+/// As [`render`].
+pub fn render_lazily<'g>(
+    plan: &Plan,
+    spec_name: &str,
+    revocations: &(dyn Fn() -> &'g grants::Grants + Sync),
+    each_part: &(dyn Fn(&mut FilePlan) + Sync),
+) -> Result<FilePlan, RenderError> {
     type Job<'a> = Box<dyn Fn(&mut FilePlan) -> Result<(), RenderError> + Send + Sync + 'a>;
     lint_credential_configs(plan)?;
-    let header = Header::new(&options.spec_name);
+    let header = Header::new(spec_name);
     let header = &header;
     // Renderers are pure and write disjoint paths, so they run on threads; the Kubernetes files,
     // most of the output, are split by namespace into more parts than threads, so that few
@@ -173,16 +193,16 @@ pub fn render_with(
     let threads = crate::par::threads_for(plan.spec.federations.len(), 50).min(8);
     let parts = threads * 8;
     let outputs = plan.spec.outputs;
+    // The revocations first (one thread computes them while the others render), and what
+    // needs them last.
     let mut jobs: Vec<Job<'_>> = vec![
-        Box::new(move |files| revoke::render(&options.revocations, plan, header, files)),
+        Box::new(move |_| {
+            revocations();
+            Ok(())
+        }),
         Box::new(move |files| gcp::render(plan, header, outputs.scripts, files)),
         Box::new(move |files| hosts::render(plan, header, files)),
     ];
-    if outputs.scripts {
-        jobs.push(Box::new(move |files| {
-            aws::render(plan, header, &options.revocations, files)
-        }));
-    }
     if outputs.terraform {
         jobs.push(Box::new(move |files| {
             terraform::render(plan, header, files);
@@ -193,6 +213,14 @@ pub fn render_with(
         jobs.push(Box::new(move |files| {
             kubernetes::render(plan, header, files, (part, parts));
             Ok(())
+        }));
+    }
+    jobs.push(Box::new(move |files| {
+        revoke::render(revocations(), plan, header, files)
+    }));
+    if outputs.scripts {
+        jobs.push(Box::new(move |files| {
+            aws::render(plan, header, revocations(), files)
         }));
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -216,47 +244,61 @@ pub fn render_with(
         results.extend(handles.into_iter().flat_map(crate::par::wait));
         results
     });
-    let mut files = FilePlan::new();
+    // Each part is sorted: the sort merges them, and the map is built from the sorted list.
+    let mut all = Vec::new();
     for result in results {
-        for (path, file) in result? {
-            if files.contains_key(&path) {
-                return Err(RenderError::PathCollision {
-                    first: path.clone(),
-                    second: path,
-                });
-            }
-            files.insert(path, file);
-        }
+        all.extend(result?);
     }
-    // The summary lists every other file, so it comes last.
-    let mut part = summary::render(plan, header, &options.revocations, &files)?;
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some(pair) = all.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+        return Err(RenderError::PathCollision {
+            first: pair[0].0.clone(),
+            second: pair[1].0.clone(),
+        });
+    }
+    let mut files: FilePlan = all.into_iter().collect();
+    // The summary lists every other file, so it comes last; meanwhile the paths are compared
+    // for case.
+    let (part, lower) = crate::par::join(
+        files.len() >= crate::par::MANY_FILES,
+        || summary::render(plan, header, revocations(), &files),
+        || lower_case_paths(files.keys()),
+    );
+    let mut part = part?;
+    let mut lower = lower?;
     for path in part.keys() {
-        if files.contains_key(path) {
-            return Err(RenderError::PathCollision {
-                first: path.clone(),
-                second: path.clone(),
-            });
-        }
-    }
-    each_part(&mut part);
-    files.append(&mut part);
-    no_case_collisions(&files)?;
-    Ok(files)
-}
-
-/// Fails when two planned paths differ only in case.
-fn no_case_collisions(files: &FilePlan) -> Result<(), RenderError> {
-    let mut seen: std::collections::HashMap<String, &str> =
-        std::collections::HashMap::with_capacity(files.len());
-    for path in files.keys() {
-        if let Some(first) = seen.insert(path.to_lowercase(), path) {
+        let first = if files.contains_key(path) {
+            Some(path.as_str())
+        } else {
+            lower.insert(path.to_lowercase(), path)
+        };
+        if let Some(first) = first {
             return Err(RenderError::PathCollision {
                 first: first.to_owned(),
                 second: path.clone(),
             });
         }
     }
-    Ok(())
+    drop(lower);
+    each_part(&mut part);
+    files.append(&mut part);
+    Ok(files)
+}
+
+/// Every path by its lower-case form; fails when two differ only in case.
+fn lower_case_paths<'a>(
+    paths: impl ExactSizeIterator<Item = &'a String>,
+) -> Result<std::collections::HashMap<String, &'a str>, RenderError> {
+    let mut seen = std::collections::HashMap::with_capacity(paths.len());
+    for path in paths {
+        if let Some(first) = seen.insert(path.to_lowercase(), path.as_str()) {
+            return Err(RenderError::PathCollision {
+                first: first.to_owned(),
+                second: path.clone(),
+            });
+        }
+    }
+    Ok(seen)
 }
 
 /// Checks every credential config once, before any renderer formats it: google-auth no longer
@@ -481,10 +523,10 @@ mod tests {
         let mut files = FilePlan::new();
         files.insert("aws/1/roles/Data/trust-policy.json".to_owned(), file());
         files.insert("aws/1/roles/data2/trust-policy.json".to_owned(), file());
-        assert!(no_case_collisions(&files).is_ok());
+        assert!(lower_case_paths(files.keys()).is_ok());
         files.insert("aws/1/roles/data/trust-policy.json".to_owned(), file());
         assert!(matches!(
-            no_case_collisions(&files),
+            lower_case_paths(files.keys()),
             Err(RenderError::PathCollision { .. })
         ));
     }
