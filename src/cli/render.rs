@@ -70,13 +70,9 @@ pub fn run(args: &RenderArgs) -> Result<Outcome, Failure> {
         );
     }
     let plan = spec.files(&held, args.forget_revocations)?;
-    // The plan is not needed to write: it is freed on another thread while the tree is
-    // compared, and the memory it frees is reused by the writer.
-    let written = std::thread::scope(|scope| {
-        scope.spawn(move || drop(spec));
-        held.write(&plan, fault, args.force)
-    });
-    let summary = written.map_err(|e| match e {
+    // The plan is not needed to write, and the memory it frees is reused by the writer.
+    drop(spec);
+    let summary = held.write(&plan, fault, args.force).map_err(|e| match e {
             OutputError::NotOwned { .. } => Failure::Refused(format!(
                 "{e}\n  help: move the file away, or render into another directory"
             )),
