@@ -82,39 +82,68 @@ fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
     )
 }
 
-/// A strategic-merge patch of the given shape.
-fn patch(shape: Shape, name: &str, service_account: &str, pod: &Value) -> Value {
+/// A strategic-merge patch of the given shape, as YAML after `header`.
+fn patch(
+    header: &Header,
+    shape: Shape,
+    name: &str,
+    service_account: &str,
+    pod: &mut serde_json::Map<String, Value>,
+) -> String {
     let (api_version, kind) = match shape {
         Shape::Deployment => ("apps/v1", "Deployment"),
         Shape::CronJob => ("batch/v1", "CronJob"),
     };
-    patch_of(shape, (api_version, kind), name, service_account, pod)
+    patch_of(
+        header,
+        shape,
+        (api_version, kind),
+        name,
+        service_account,
+        pod,
+    )
 }
 
-/// A strategic-merge patch of the given shape, for a workload of `api_version` and `kind`.
+/// A strategic-merge patch of the given shape, for a workload of `api_version` and `kind`, as
+/// YAML after `header`. The pod fragment is moved into the patch and back out once it is
+/// written, not copied: a federation's fragment goes into two or more patches, and an
+/// organisation's tree holds tens of thousands.
 fn patch_of(
+    header: &Header,
     shape: Shape,
     (api_version, kind): (&str, &str),
     name: &str,
     service_account: &str,
-    pod: &Value,
-) -> Value {
+    pod: &mut serde_json::Map<String, Value>,
+) -> String {
     let mut spec = serde_json::Map::new();
     spec.insert("serviceAccountName".to_owned(), json!(service_account));
-    if let Value::Object(pod) = pod {
-        spec.extend(pod.clone());
-    }
+    spec.extend(std::mem::take(pod));
     let template = object([("template", object([("spec", Value::Object(spec))]))]);
     let spec = match shape {
         Shape::Deployment => template,
         Shape::CronJob => object([("jobTemplate", object([("spec", template)]))]),
     };
-    object([
+    let mut patch = object([
         ("apiVersion", json!(api_version)),
         ("kind", json!(kind)),
         ("metadata", json!({"name": name})),
         ("spec", spec),
-    ])
+    ]);
+    let text = to_yaml(header, std::slice::from_ref(&patch));
+    let to_pod: &[&str] = match shape {
+        Shape::Deployment => &["spec", "template", "spec"],
+        Shape::CronJob => &["spec", "jobTemplate", "spec", "template", "spec"],
+    };
+    let mut node = &mut patch;
+    for key in to_pod {
+        node = &mut node[*key];
+    }
+    if let Value::Object(spec) = node.take() {
+        // Back without `serviceAccountName`, in its order.
+        *pod = spec.into_iter().skip(1).collect();
+    }
+    text
 }
 
 fn app_containers(containers: &[String], env: &[Value], mounts: &[Value]) -> Value {
@@ -356,7 +385,7 @@ fn render_federation(
         );
         resources.push(file);
     }
-    let Some(pod) = pod_fragment(aws_federations, f, config_name) else {
+    let Some(Value::Object(mut pod)) = pod_fragment(aws_federations, f, config_name) else {
         return;
     };
     for (shape, file, kind, example) in [
@@ -382,13 +411,10 @@ fn render_federation(
         };
         files.insert(
             format!("{dir}/{file}"),
-            PlannedFile::data(
-                to_yaml(&patch_header, &[patch(shape, ksa, ksa, &pod)]),
-                [&f.name],
-            ),
+            PlannedFile::data(patch(&patch_header, shape, ksa, ksa, &mut pod), [&f.name]),
         );
     }
-    component(header, dir, ksa, f, &pod, files);
+    component(header, dir, ksa, f, &mut pod, files);
 }
 
 /// The Kustomize Component of federation `f` when its spec names the workloads it patches:
@@ -401,7 +427,7 @@ fn component(
     dir: &str,
     ksa: &str,
     f: &Federation,
-    pod: &Value,
+    pod: &mut serde_json::Map<String, Value>,
     files: &mut FilePlan,
 ) {
     let Source::Kubernetes { workloads, .. } = &f.source else {
@@ -422,16 +448,7 @@ fn component(
         files.insert(
             format!("{folder}/{file}"),
             PlannedFile::data(
-                to_yaml(
-                    header,
-                    &[patch_of(
-                        shape,
-                        (&api_version, kind.as_str()),
-                        name,
-                        ksa,
-                        pod,
-                    )],
-                ),
+                patch_of(header, shape, (&api_version, kind.as_str()), name, ksa, pod),
                 [&f.name],
             ),
         );
