@@ -166,9 +166,12 @@ pub fn chain(spec: &Spec, f: &Federation) -> Vec<Hop> {
     }
 }
 
+/// Each federation's files, in path order (a hash map: it is only looked up, once per row).
+type FilesOf<'a> = std::collections::HashMap<&'a str, Vec<&'a str>, foldhash::fast::FixedState>;
+
 /// The files of each federation, from what every planned file records it serves.
-fn files_by_federation(files: &FilePlan) -> BTreeMap<&str, Vec<&str>> {
-    let mut out: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+fn files_by_federation(files: &FilePlan) -> FilesOf<'_> {
+    let mut out = FilesOf::default();
     for (path, file) in files {
         for name in &file.federations {
             out.entry(name.as_str()).or_default().push(path.as_str());
@@ -392,7 +395,7 @@ fn md_cell(text: &str) -> String {
 /// line break. Reserves room for the rows and `then` more bytes (what follows the table).
 fn table_rows(
     federations: &[&Federation],
-    by_federation: &BTreeMap<&str, Vec<&str>>,
+    by_federation: &FilesOf<'_>,
     link_prefix: &str,
     keep: &dyn Fn(&str) -> bool,
     out: &mut String,
