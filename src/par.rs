@@ -51,8 +51,17 @@ pub(crate) fn map<T: Sync, R: Send>(
     per_thread: usize,
     f: impl Fn(&T) -> R + Sync,
 ) -> Vec<R> {
-    let threads = threads_for(items.len(), per_thread);
-    if threads == 1 {
+    map_on(threads_for(items.len(), per_thread), items, f)
+}
+
+/// [`map`] on `threads` threads, this one among them (what it allocates reuses what it freed
+/// before, where a new thread would take fresh pages).
+pub(crate) fn map_on<T: Sync, R: Send>(
+    threads: usize,
+    items: &[T],
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    if threads <= 1 {
         return items.iter().map(f).collect();
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -66,7 +75,6 @@ pub(crate) fn map<T: Sync, R: Send>(
             done.push((i, f(item)));
         }
     };
-    // This thread is one of the workers (what it allocates reuses what it freed before).
     let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (1..threads).map(|_| scope.spawn(worker)).collect();
         let mut results = worker();

@@ -157,7 +157,7 @@ pub fn files_of(
         })
     };
     let files =
-        crate::render::render_lazily(plan, spec.name, &|| &grants_and_revocations().1, each_part)?;
+        crate::render::render_with(plan, spec.name, &|| &grants_and_revocations().1, each_part)?;
     let (grants, revocations) = grants_and_revocations();
     Ok(crate::output::with_manifest_recording(
         files,

@@ -215,7 +215,8 @@ pub struct Manifest {
     pub revocations: Grants,
 }
 
-/// [`Manifest`] as written: the same fields in the same order, borrowed from the plan.
+/// [`Manifest`] as written: the same fields in the same order, borrowed from the plan. Change
+/// the two together (the manifest is read back as a [`Manifest`]).
 #[derive(Serialize)]
 struct ManifestRecord<'a, F: Serialize> {
     crossfed: &'a str,
@@ -309,11 +310,11 @@ pub fn with_manifest_recording(
     plan.remove(MANIFEST);
     // Serialized straight from the plan, in the layout of `render::to_json`: an owned
     // [`Manifest`] of an organisation's tree would copy every path and digest once more.
-    let digests: Vec<std::borrow::Cow<'_, str>> = plan
+    let digests: Vec<Cow<'_, str>> = plan
         .values()
         .map(|file| match &file.digest {
-            Some(digest) => std::borrow::Cow::Borrowed(digest.as_str()),
-            None => std::borrow::Cow::Owned(sha256(file.content.as_bytes())),
+            Some(digest) => Cow::Borrowed(digest.as_str()),
+            None => Cow::Owned(sha256(file.content.as_bytes())),
         })
         .collect();
     let record = ManifestRecord {
@@ -324,9 +325,7 @@ pub fn with_manifest_recording(
         grants,
         revocations,
     };
-    let mut text =
-        Vec::with_capacity(plan.keys().map(|path| path.len() + 80).sum::<usize>() + 4096);
-    serde_json::to_writer_pretty(&mut text, &record).expect("a manifest serializes");
+    let mut text = state_text(&record);
     text.push(b'\n');
     drop(digests);
     let text = String::from_utf8(text).expect("serde_json writes UTF-8");
@@ -1506,12 +1505,13 @@ fn write_held(
     Ok(summary)
 }
 
-/// A state file's bytes: pretty JSON, in a buffer sized for it up front (an organisation's is
-/// megabytes, and growing it by doubling would hold up to twice that).
+/// A state file's bytes: pretty JSON, in a buffer sized for it up front, with room for a final
+/// newline (an organisation's is megabytes, and growing it by doubling would hold up to twice
+/// that).
 fn state_text(state: &impl Serialize) -> Vec<u8> {
     let mut length = Length(0);
     serde_json::to_writer_pretty(&mut length, state).expect("a state file serializes");
-    let mut text = Vec::with_capacity(length.0);
+    let mut text = Vec::with_capacity(length.0 + 1);
     serde_json::to_writer_pretty(&mut text, state).expect("a state file serializes");
     text
 }

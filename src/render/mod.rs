@@ -147,36 +147,21 @@ pub enum RenderError {
 /// # Errors
 /// [`RenderError::Template`] on a template bug.
 pub fn render(plan: &Plan, options: &RenderOptions) -> Result<FilePlan, RenderError> {
-    render_with(plan, options, &|_| {})
+    render_with(plan, &options.spec_name, &|| &options.revocations, &|_| {})
 }
 
-/// [`render`], handing each part of the tree to `each_part` as soon as it is rendered, on the
-/// thread that rendered it: the CLI releases there the content of every file the output
-/// directory already holds ([`crate::output::settle`]), so an organisation's tree is never whole
-/// in memory when little of it changed.
+/// [`render`], with two hooks for the CLI's pipeline:
+/// - `each_part` gets each part of the tree as soon as it is rendered, on the thread that
+///   rendered it: the CLI releases there the content of every file the output directory already
+///   holds ([`crate::output::Held::settle`]), so an organisation's tree is never whole in memory
+///   when little of it changed;
+/// - `revocations` is called for the revocations when they are first needed, on a rendering
+///   thread while the others render what does not need them (it is called once first, so that
+///   the work starts at once).
 ///
 /// # Errors
 /// As [`render`].
-pub fn render_with(
-    plan: &Plan,
-    options: &RenderOptions,
-    each_part: &(dyn Fn(&mut FilePlan) + Sync),
-) -> Result<FilePlan, RenderError> {
-    render_lazily(
-        plan,
-        &options.spec_name,
-        &|| &options.revocations,
-        each_part,
-    )
-}
-
-/// [`render_with`], with the revocations computed on demand by `revocations` (on the first
-/// rendering thread that asks, while the others render what does not need them; it is called
-/// once first, so that the work starts at once).
-///
-/// # Errors
-/// As [`render`].
-pub fn render_lazily<'g>(
+pub fn render_with<'g>(
     plan: &Plan,
     spec_name: &str,
     revocations: &(dyn Fn() -> &'g grants::Grants + Sync),
@@ -223,26 +208,12 @@ pub fn render_lazily<'g>(
             aws::render(plan, header, revocations(), files)
         }));
     }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let worker = || {
-        let mut done = Vec::new();
-        while let Some(job) = jobs.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
-            let mut files = FilePlan::new();
-            let result = job(&mut files).map(|()| {
-                each_part(&mut files);
-                files
-            });
-            done.push(result);
-        }
-        done
-    };
-    // This thread is one of the workers: what it allocates reuses the memory that validating
-    // freed on it, where a new thread would take fresh pages.
-    let results: Vec<Result<FilePlan, RenderError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (1..threads).map(|_| scope.spawn(worker)).collect();
-        let mut results = worker();
-        results.extend(handles.into_iter().flat_map(crate::par::wait));
-        results
+    let results = crate::par::map_on(threads, &jobs, |job| {
+        let mut files = FilePlan::new();
+        job(&mut files).map(|()| {
+            each_part(&mut files);
+            files
+        })
     });
     // Each part is sorted: the sort merges them, and the map is built from the sorted list.
     let mut all = Vec::new();
@@ -266,13 +237,9 @@ pub fn render_lazily<'g>(
     );
     let mut part = part?;
     let mut lower = lower?;
+    // A path equal to another is equal in lower case too.
     for path in part.keys() {
-        let first = if files.contains_key(path) {
-            Some(path.as_str())
-        } else {
-            lower.insert(path.to_lowercase(), path)
-        };
-        if let Some(first) = first {
+        if let Some(first) = lower.insert(path.to_lowercase(), path) {
             return Err(RenderError::PathCollision {
                 first: first.to_owned(),
                 second: path.clone(),
