@@ -325,7 +325,12 @@ pub fn with_manifest_recording(
         grants,
         revocations,
     };
-    let mut text = state_text(&record);
+    // One pass, into a buffer sized from the paths (about 80 bytes of digest and layout each):
+    // `check` builds the manifest too, so the counting pass of `state_text` would be on its
+    // critical path.
+    let mut text =
+        Vec::with_capacity(plan.keys().map(|path| path.len() + 80).sum::<usize>() + 4096);
+    serde_json::to_writer_pretty(&mut text, &record).expect("a manifest serializes");
     text.push(b'\n');
     drop(digests);
     let text = String::from_utf8(text).expect("serde_json writes UTF-8");
@@ -1505,13 +1510,12 @@ fn write_held(
     Ok(summary)
 }
 
-/// A state file's bytes: pretty JSON, in a buffer sized for it up front, with room for a final
-/// newline (an organisation's is megabytes, and growing it by doubling would hold up to twice
-/// that).
+/// A state file's bytes: pretty JSON, in a buffer sized for it up front (an organisation's is
+/// megabytes, and growing it by doubling would hold up to twice that).
 fn state_text(state: &impl Serialize) -> Vec<u8> {
     let mut length = Length(0);
     serde_json::to_writer_pretty(&mut length, state).expect("a state file serializes");
-    let mut text = Vec::with_capacity(length.0 + 1);
+    let mut text = Vec::with_capacity(length.0);
     serde_json::to_writer_pretty(&mut text, state).expect("a state file serializes");
     text
 }
