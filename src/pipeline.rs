@@ -141,13 +141,39 @@ pub fn files_of(
     previous: &Previous,
     each_part: &(dyn Fn(&mut FilePlan) + Sync),
 ) -> Result<FilePlan, PipelineError> {
-    // Computed by one rendering thread while the others render what does not need them.
-    let computed: std::sync::OnceLock<(Grants, Grants)> = std::sync::OnceLock::new();
-    let grants_and_revocations = || {
-        computed.get_or_init(|| {
-            let grants = Grants::of(plan);
-            let mut revocations = grants.revocations(&previous.grants, &previous.pending);
-            if !plan.spec.outputs.scripts {
+    Rendering::new(plan, spec, previous).files(each_part)
+}
+
+/// A validated plan on its way to files: the whole tree once ([`Rendering::files`]), and any of
+/// its parts again ([`Rendering::parts`]) with the same grants and revocations, for the writer
+/// to stage the files whose content was released.
+#[derive(Debug)]
+pub struct Rendering<'a> {
+    plan: &'a Plan,
+    spec: SpecText<'a>,
+    previous: &'a Previous,
+    /// The grants of the tree and the revocations it lists, computed once, by one rendering
+    /// thread while the others render what does not need them.
+    computed: std::sync::OnceLock<(Grants, Grants)>,
+}
+
+impl<'a> Rendering<'a> {
+    /// The rendering of `plan`, validated from `spec`, after a render that recorded `previous`.
+    #[must_use]
+    pub fn new(plan: &'a Plan, spec: SpecText<'a>, previous: &'a Previous) -> Self {
+        Rendering {
+            plan,
+            spec,
+            previous,
+            computed: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn grants_and_revocations(&self) -> &(Grants, Grants) {
+        self.computed.get_or_init(|| {
+            let grants = Grants::of(self.plan);
+            let mut revocations = grants.revocations(&self.previous.grants, &self.previous.pending);
+            if !self.plan.spec.outputs.scripts {
                 // Without scripts the cloud side is Terraform's, whose state revokes what the
                 // spec drops.
                 revocations.aws.clear();
@@ -155,17 +181,47 @@ pub fn files_of(
             }
             (grants, revocations)
         })
-    };
-    let files =
-        crate::render::render_with(plan, spec.name, &|| &grants_and_revocations().1, each_part)?;
-    let (grants, revocations) = grants_and_revocations();
-    Ok(crate::output::with_manifest_recording(
-        files,
-        spec.name,
-        spec.source,
-        grants,
-        revocations,
-    ))
+    }
+
+    /// Every file, manifest included, handing each rendered part to `each_part` (see
+    /// [`crate::render::render_with`]).
+    ///
+    /// # Errors
+    /// [`PipelineError::Render`] on a crossfed bug.
+    pub fn files(
+        &self,
+        each_part: &(dyn Fn(&mut FilePlan) + Sync),
+    ) -> Result<FilePlan, PipelineError> {
+        let files = crate::render::render_with(
+            self.plan,
+            self.spec.name,
+            &|| &self.grants_and_revocations().1,
+            each_part,
+        )?;
+        let (grants, revocations) = self.grants_and_revocations();
+        Ok(crate::output::with_manifest_recording(
+            files,
+            self.spec.name,
+            self.spec.source,
+            grants,
+            revocations,
+        ))
+    }
+
+    /// The parts `which` of `files` (what [`Rendering::files`] returned), rendered again (see
+    /// [`crate::render::render_parts`]).
+    ///
+    /// # Errors
+    /// On a crossfed bug.
+    pub fn parts(&self, which: &[usize], files: &FilePlan) -> Result<Vec<FilePlan>, RenderError> {
+        crate::render::render_parts(
+            self.plan,
+            self.spec.name,
+            &self.grants_and_revocations().1,
+            files,
+            which,
+        )
+    }
 }
 
 fn options(spec: SpecText<'_>, revocations: Grants) -> RenderOptions {

@@ -596,6 +596,7 @@ fn settling_after_a_survey_releases_the_same() {
 /// first ([`Held::survey`]), as `render` does while validating.
 fn settles_only_what_the_directory_holds(survey: bool) {
     use crossfed::output::{self, Fault, Held};
+    use crossfed::render::{FilePlan, RenderError, Settled};
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let plan = output::with_manifest(large_plan(500, ""), "large.yaml", "large");
@@ -618,6 +619,10 @@ fn settles_only_what_the_directory_holds(survey: bool) {
     let removed = "group-002/item-00002/policy.json";
     std::fs::remove_file(out.join(removed)).unwrap();
 
+    let differ =
+        |path: &String| edited.contains(path) || path == removed || (cfg!(unix) && path == linked);
+    settling_for_reading_keeps_what_differs(&out, &next, &differ);
+
     let unsettled = output::with_manifest(next.clone(), "large.yaml", "large");
     let held = if survey {
         let never = std::sync::atomic::AtomicBool::new(false);
@@ -628,6 +633,17 @@ fn settles_only_what_the_directory_holds(survey: bool) {
     } else {
         Held::for_writing(&out).unwrap()
     };
+    let rendered = next.clone();
+    // Every file of `large_plan` is in part 0.
+    let rerender = |which: &[usize]| -> Result<Vec<FilePlan>, RenderError> {
+        assert_eq!(
+            which,
+            [0],
+            "only the part of the files to write is rendered again"
+        );
+        Ok(vec![rendered.clone()])
+    };
+
     held.settle(&mut next);
     let settled = output::with_manifest(next.clone(), "large.yaml", "large");
     assert_eq!(
@@ -635,14 +651,18 @@ fn settles_only_what_the_directory_holds(survey: bool) {
         "the manifest hashes what was released"
     );
     for (path, file) in &next {
-        let must_keep = edited.contains(path) || path == removed || (cfg!(unix) && path == linked);
-        assert_eq!(file.held, !must_keep, "{path}");
-        assert_eq!(file.content.is_empty(), !must_keep, "{path}");
+        let expected = if differ(path) {
+            Settled::Released
+        } else {
+            Settled::Held
+        };
+        assert_eq!(file.settled, expected, "{path}");
+        assert!(file.content.is_empty(), "{path}");
         assert!(file.digest.is_some(), "{path}");
     }
     // Settled or not, the diff and the write are the same.
     let diff = |plan| {
-        held.diff(plan)
+        held.diff(plan, &rerender)
             .unwrap()
             .into_iter()
             .map(|c| (c.path, c.kind, c.diff))
@@ -653,7 +673,15 @@ fn settles_only_what_the_directory_holds(survey: bool) {
         diff(&settled).len(),
         edited.len() + 2 + usize::from(cfg!(unix))
     );
-    let summary = held.write(&settled, Fault::None, true).unwrap();
+    let one = held.diff_of(&settled, &edited[..1], &rerender).unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].path, edited[0]);
+    assert!(
+        one[0].diff.contains("-# file") && one[0].diff.contains("+# File"),
+        "{}",
+        one[0].diff
+    );
+    let summary = held.write(&settled, &rerender, Fault::None, true).unwrap();
     assert_eq!(
         summary.unchanged,
         500 - edited.len() - 1 - usize::from(cfg!(unix))
@@ -664,6 +692,92 @@ fn settles_only_what_the_directory_holds(survey: bool) {
         std::fs::read(&decoy).unwrap(),
         unsettled[linked].content.as_bytes()
     );
+}
+
+/// Held for reading (`check`), the files the directory does not hold keep their content, to be
+/// shown in a diff.
+fn settling_for_reading_keeps_what_differs(
+    out: &Path,
+    plan: &crossfed::render::FilePlan,
+    differ: &dyn Fn(&String) -> bool,
+) {
+    use crossfed::render::Settled;
+    let reading = crossfed::output::Held::for_reading(out).unwrap();
+    let mut kept = plan.clone();
+    reading.settle(&mut kept);
+    for (path, file) in &kept {
+        let expected = if differ(path) {
+            Settled::Kept
+        } else {
+            Settled::Held
+        };
+        assert_eq!(file.settled, expected, "{path}");
+        assert_eq!(file.content.is_empty(), !differ(path), "{path}");
+    }
+}
+
+#[test]
+fn released_files_are_written_from_their_part_rendered_again_and_checked() {
+    use crossfed::output::{self, Fault, Held, OutputError};
+    use crossfed::render::{FilePlan, RenderError, Settled};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut rendered = large_plan(300, "");
+    // Two parts, as a render numbers them.
+    for (n, file) in rendered.values_mut().enumerate() {
+        file.part = n % 2 + 3;
+    }
+    let held = Held::for_writing(&out).unwrap();
+    let mut plan = rendered.clone();
+    held.settle(&mut plan);
+    assert!(
+        plan.values()
+            .all(|f| f.settled == Settled::Released && f.content.is_empty())
+    );
+    let plan = output::with_manifest(plan, "large.yaml", "large");
+    let part = |number: usize, salt: &str| -> FilePlan {
+        rendered
+            .iter()
+            .filter(|(_, f)| f.part == number)
+            .map(|(path, f)| {
+                let mut f = f.clone();
+                if path.ends_with("flat-00008.yaml") {
+                    f.content.push_str(salt);
+                }
+                (path.clone(), f)
+            })
+            .collect()
+    };
+
+    // Rendering a part again gives other bytes, or loses a file: refused, nothing written.
+    let before = tree(&out);
+    let unstable = |which: &[usize]| -> Result<Vec<FilePlan>, RenderError> {
+        Ok(which.iter().map(|&n| part(n, "# again\n")).collect())
+    };
+    let lossy = |which: &[usize]| -> Result<Vec<FilePlan>, RenderError> {
+        Ok(which.iter().skip(1).map(|&n| part(n, "")).collect())
+    };
+    for rerender in [&unstable as &output::Rerender<'_>, &lossy] {
+        let error = held.write(&plan, rerender, Fault::None, false).unwrap_err();
+        assert!(matches!(error, OutputError::Rerendered { .. }), "{error}");
+        assert!(error.to_string().contains("crossfed bug"), "{error}");
+        assert_eq!(tree(&out), before, "nothing written");
+    }
+
+    // The same bytes: written, each part rendered once.
+    let asked = std::sync::Mutex::new(Vec::new());
+    let stable = |which: &[usize]| -> Result<Vec<FilePlan>, RenderError> {
+        asked.lock().unwrap().extend_from_slice(which);
+        Ok(which.iter().map(|&n| part(n, "")).collect())
+    };
+    let summary = held.write(&plan, &stable, Fault::None, false).unwrap();
+    assert_eq!(summary.written.len(), 300);
+    let mut asked = asked.into_inner().unwrap();
+    asked.sort_unstable();
+    assert_eq!(asked, [3, 4]);
+    drop(held);
+    let whole = output::with_manifest(rendered.clone(), "large.yaml", "large");
+    assert!(output::diff(&out, &whole).unwrap().is_empty());
 }
 
 #[test]

@@ -73,9 +73,13 @@ pub fn run(args: &CheckArgs) -> Result<Outcome, Failure> {
         None => crossfed::output::Held::for_reading(&args.output)
             .map_err(|e| Failure::Refused(e.to_string()))?,
     };
-    let plan = spec.files(&held, false)?;
+    let previous = super::previous(&held, false)?;
+    let rendering = spec.rendering(&previous);
+    let plan = rendering
+        .files(&|part| held.settle(part))
+        .map_err(|e| Failure::Refused(e.to_string()))?;
     let changes = held
-        .diff(&plan)
+        .diff(&plan, &|which| rendering.parts(which, &plan))
         .map_err(|e| Failure::Refused(e.to_string()))?;
     super::discard(plan);
     super::discard(spec);

@@ -16,8 +16,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crossfed::render::FilePlan;
-
 /// Render cross-cloud workload identity federation (GKE/GCE → AWS, EKS/EC2 → GCP) from one spec.
 ///
 /// crossfed reads a declarative YAML spec of clouds, clusters, service accounts, roles and
@@ -135,30 +133,19 @@ impl Validated {
         };
     }
 
-    /// Every file `render` writes, manifest included ([`crossfed::pipeline::files_of`]),
-    /// releasing as it goes the content of every file `held` already holds. The revocations
-    /// of the directory's manifest are carried on, unless `forget_revocations`.
-    ///
-    /// # Errors
-    /// On a template bug.
-    pub fn files(
-        &self,
-        held: &crossfed::output::Held<'_>,
-        forget_revocations: bool,
-    ) -> Result<FilePlan, Failure> {
+    /// The rendering of the spec after the render that recorded `previous`
+    /// ([`crossfed::pipeline::Rendering`]).
+    #[must_use]
+    pub fn rendering<'a>(
+        &'a self,
+        previous: &'a crossfed::pipeline::Previous,
+    ) -> crossfed::pipeline::Rendering<'a> {
         let spec = crossfed::pipeline::SpecText {
             file: &self.file,
             name: &self.name,
             source: &self.source,
         };
-        let mut previous = held
-            .previous()
-            .map_err(|e| Failure::Refused(e.to_string()))?;
-        if forget_revocations {
-            previous.pending = crossfed::render::grants::Grants::default();
-        }
-        crossfed::pipeline::files_of(&self.plan, spec, &previous, &|part| held.settle(part))
-            .map_err(|e| Failure::Refused(e.to_string()))
+        crossfed::pipeline::Rendering::new(&self.plan, spec, previous)
     }
 
     /// With Terraform on, the pools and providers that the directory's manifest recorded and
@@ -176,6 +163,24 @@ impl Validated {
             &crossfed::render::grants::Grants::of(&self.plan),
         )
     }
+}
+
+/// What the render before recorded in `held`'s manifest: its revocations are carried on, unless
+/// `forget_revocations`.
+///
+/// # Errors
+/// When the manifest cannot be read.
+pub fn previous(
+    held: &crossfed::output::Held<'_>,
+    forget_revocations: bool,
+) -> Result<crossfed::pipeline::Previous, Failure> {
+    let mut previous = held
+        .previous()
+        .map_err(|e| Failure::Refused(e.to_string()))?;
+    if forget_revocations {
+        previous.pending = crossfed::render::grants::Grants::default();
+    }
+    Ok(previous)
 }
 
 /// [`plan_spec`], while [`Held::survey`](crossfed::output::Held::survey) reads the output

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crossfed::output::{Fault, Held, OutputError};
+use crossfed::output::{Fault, Held, OutputError, Rerender};
 
 use super::{DEFAULT_OUTPUT, DEFAULT_SPEC, Failure, Outcome, Planned, plan_spec_surveying};
 
@@ -69,15 +69,20 @@ pub fn run(args: &RenderArgs) -> Result<Outcome, Failure> {
             "warning: {what} (project `{project}`) is no longer in the spec: Terraform will delete it, and Google keeps a deleted pool or provider for 30 days, during which its id cannot be used again\n  help: if it was renamed by mistake, restore its id; to keep it, remove it from Terraform's state first (`terraform state rm`)"
         );
     }
-    let plan = spec.files(&held, args.forget_revocations)?;
-    // The plan is not needed to write, and the memory it frees is reused by the writer.
-    drop(spec);
-    let summary = held.write(&plan, fault, args.force).map_err(|e| match e {
+    let previous = super::previous(&held, args.forget_revocations)?;
+    let rendering = spec.rendering(&previous);
+    // The content of every file is released as soon as its part is compared with the
+    // directory: the writer renders each part again as it stages its files.
+    let plan = rendering
+        .files(&|part| held.settle(part))
+        .map_err(|e| Failure::Refused(e.to_string()))?;
+    let rerender = |which: &[usize]| rendering.parts(which, &plan);
+    let summary = held.write(&plan, &rerender, fault, args.force).map_err(|e| match e {
             OutputError::NotOwned { .. } => Failure::Refused(format!(
                 "{e}\n  help: move the file away, or render into another directory"
             )),
             OutputError::HandEdited { ref paths } => {
-                show_edits(&held, &plan, paths);
+                show_edits(&held, &plan, paths, &rerender);
                 Failure::Refused(format!(
                     "{e}\n  help: carry the change into the spec (the edits are shown above), or run `crossfed render {} -o {} --force` to discard them",
                     args.spec.display(),
@@ -109,11 +114,16 @@ pub fn run(args: &RenderArgs) -> Result<Outcome, Failure> {
 }
 
 /// Prints, on stdout, what `render` would undo in each of the hand-edited `paths`.
-fn show_edits(held: &Held<'_>, plan: &crossfed::render::FilePlan, paths: &[String]) {
-    let Ok(changes) = held.diff(plan) else {
+fn show_edits(
+    held: &Held<'_>,
+    plan: &crossfed::render::FilePlan,
+    paths: &[String],
+    rerender: &Rerender<'_>,
+) {
+    let Ok(changes) = held.diff_of(plan, paths, rerender) else {
         return;
     };
-    for change in changes.iter().filter(|c| paths.contains(&c.path)) {
+    for change in &changes {
         super::out(format_args!("{}", change.diff));
     }
 }

@@ -37,7 +37,11 @@
 //!    thread pool and without fsync; then fsyncs, again on the pool, every staged file and every
 //!    directory that gained an entry (after one syncfs, when there are many). A failure here (or
 //!    `Fault::Stage`) removes what was staged and the directories it created, and leaves the
-//!    tree as it was;
+//!    tree as it was. A render holds only digests, not content, for the files it writes
+//!    ([`Held::settle`]): their parts of the tree are rendered again here, a few at a time, and
+//!    each file's bytes must hash to the digest the new manifest records, or nothing is
+//!    committed ([`OutputError::Rerendered`]). So a render into an empty directory never holds
+//!    the whole tree, only the plan, the digests and a few parts;
 //! 5. writes the journal `.crossfed/journal.json` (the renames, the deletions and the new
 //!    manifest) durably: staged beside itself, fsynced, renamed, `.crossfed/` fsynced. From here
 //!    on the commit is decided and only ever rolled forward. The staging list is then dropped;
@@ -92,7 +96,7 @@ use sha2::Digest as _;
 
 use crate::pipeline::Previous;
 use crate::render::grants::Grants;
-use crate::render::{FilePlan, Mode, PlannedFile};
+use crate::render::{FilePlan, Mode, PlannedFile, RenderError, Settled};
 
 mod beneath;
 use beneath::{Kind, Walker};
@@ -166,6 +170,30 @@ pub enum OutputError {
     /// A fault injected by a test (`CROSSFED_TEST_FAULT`).
     #[error("injected fault: {0}")]
     Injected(String),
+    /// Rendering a part of the tree again failed: a crossfed bug.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// A file whose content was released, rendered again to be written, came out other than the
+    /// first time (or not at all): a crossfed bug, caught before the commit, so the tree is as it
+    /// was.
+    #[error(
+        "`{path}` rendered again is not what was rendered first (this is a crossfed bug, please report it with the spec); nothing was changed"
+    )]
+    Rerendered {
+        /// The file, relative to the output directory.
+        path: String,
+    },
+}
+
+/// Renders again the parts of the tree, as numbered in [`PlannedFile::part`], whose files'
+/// content [`Held::settle`] released (see [`crate::pipeline::Rendering::parts`]), in the order
+/// asked.
+pub type Rerender<'a> = dyn Fn(&[usize]) -> Result<Vec<FilePlan>, RenderError> + Sync + 'a;
+
+/// The [`Rerender`] of a tree whose content was never released.
+#[allow(clippy::unnecessary_wraps, reason = "it is a `Rerender`")]
+fn nothing_released(_: &[usize]) -> Result<Vec<FilePlan>, RenderError> {
+    Ok(Vec::new())
 }
 
 /// Test-only fault injection: fail while staging file N, or stop dead after N commit renames.
@@ -341,7 +369,8 @@ pub fn with_manifest_recording(
             mode: Mode::Regular,
             federations: Vec::new(),
             digest: None,
-            held: false,
+            settled: Settled::Kept,
+            part: 0,
         },
     );
     plan
@@ -350,10 +379,13 @@ pub fn with_manifest_recording(
 /// One planned file as this module sees it.
 struct Planned<'a> {
     relative: &'a str,
+    /// Empty unless `settled` is [`Settled::Kept`].
     content: &'a str,
     executable: bool,
-    /// Found on disk by [`Held::settle`], content released.
-    held: bool,
+    settled: Settled,
+    /// The part that rendered it, to render again when its content was released.
+    part: usize,
+    digest: Option<&'a str>,
 }
 
 /// The only place that reads [`FilePlan`] entries; the mode is the one the plan recorded.
@@ -363,7 +395,9 @@ fn planned(plan: &FilePlan) -> Vec<Planned<'_>> {
             relative,
             content: &file.content,
             executable: file.mode == Mode::Executable,
-            held: file.held,
+            settled: file.settled,
+            part: file.part,
+            digest: file.digest.as_deref(),
         })
         .collect()
 }
@@ -1079,6 +1113,21 @@ fn on_disk(
     })
 }
 
+/// What the path of a file that [`Held::settle`] found not held (and released) holds now:
+/// [`OnDisk::Differs`] for anything but nothing or a directory, without reading it.
+fn released_on_disk(
+    walker: &mut Walker<'_>,
+    dir: &Path,
+    relative: &Path,
+) -> Result<OnDisk, OutputError> {
+    match walker.stat(relative) {
+        Ok(meta) if meta.kind == Kind::Dir => Ok(OnDisk::Directory),
+        Ok(_) => Ok(OnDisk::Differs),
+        Err(e) if not_found(&e) => Ok(OnDisk::Missing),
+        Err(e) => Err(fail(dir, relative)(e)),
+    }
+}
+
 /// The sha256 of the regular file at `relative` (read through `buffer`, never through a link);
 /// an error for anything else.
 fn hash_file(
@@ -1195,17 +1244,17 @@ fn scan<'a>(
         None => Recorded::Read(read_manifest(dir)?.unwrap_or_default().files),
     };
     let files = planned(plan);
-    let states = in_parallel(dir, &files, |walker, _, file| {
-        if file.held {
-            Ok(OnDisk::Same)
-        } else {
-            on_disk(
-                walker,
-                dir,
-                Path::new(file.relative),
-                file.content.as_bytes(),
-            )
-        }
+    let states = in_parallel(dir, &files, |walker, _, file| match file.settled {
+        Settled::Held => Ok(OnDisk::Same),
+        // Not held when it was settled, under this lock: what is there now only decides
+        // whether to add, replace or refuse.
+        Settled::Released => released_on_disk(walker, dir, Path::new(file.relative)),
+        Settled::Kept => on_disk(
+            walker,
+            dir,
+            Path::new(file.relative),
+            file.content.as_bytes(),
+        ),
     })?;
     // Only the paths that will be written, deleted or shown in a diff: an up-to-date tree
     // costs nothing here.
@@ -1261,7 +1310,7 @@ pub fn write(
     fault: Fault,
     force: bool,
 ) -> Result<Summary, OutputError> {
-    Held::for_writing(dir)?.write(plan, fault, force)
+    Held::for_writing(dir)?.write(plan, &nothing_released, fault, force)
 }
 
 /// The output directory under its lock, for as long as this lives: exclusive for writing (after
@@ -1276,6 +1325,9 @@ pub struct Held<'a> {
     surveyed: Option<BTreeMap<String, Surveyed>>,
     /// What the manifest read by [`Held::survey`] recorded for the next render.
     previous: Option<Previous>,
+    /// Held for writing: [`Held::settle`] releases the content of every file, since the writer
+    /// renders again what it writes.
+    writing: bool,
 }
 
 impl<'a> Held<'a> {
@@ -1293,6 +1345,7 @@ impl<'a> Held<'a> {
             _lock: lock,
             surveyed: None,
             previous: None,
+            writing: true,
         })
     }
 
@@ -1330,6 +1383,7 @@ impl<'a> Held<'a> {
             _lock: Some(lock),
             surveyed: Some(surveyed),
             previous: Some(previous),
+            writing: exclusive,
         })
     }
 
@@ -1354,18 +1408,22 @@ impl<'a> Held<'a> {
             _lock: lock(dir, false)?,
             surveyed: None,
             previous: None,
+            writing: false,
         })
     }
 
     /// Hashes every file of `part` and releases the content of those the directory already holds
     /// byte for byte (regular files, compared without following a link), marking them
-    /// [`PlannedFile::held`](crate::render::PlannedFile::held). Best effort: a file that cannot
-    /// be compared keeps its content, and the scan of [`Held::write`] or [`Held::diff`] meets
+    /// [`Settled::Held`]. Held for writing, it releases the content of the others too, marking
+    /// them [`Settled::Released`]: [`Held::write`] renders their part again when it stages them,
+    /// so that an organisation's tree is never whole in memory, even when all of it is written.
+    /// Held for reading (`check`), it keeps them, to show their diff. Best effort: a file that
+    /// cannot be compared is not held, and the scan of [`Held::write`] or [`Held::diff`] meets
     /// the error again and reports it.
     pub fn settle(&self, part: &mut FilePlan) {
         let mut walker = Walker::new(self.dir);
         for (relative, file) in part.iter_mut() {
-            if file.held {
+            if file.settled != Settled::Kept {
                 continue;
             }
             let digest = file
@@ -1392,7 +1450,10 @@ impl<'a> Held<'a> {
             };
             if same {
                 file.content = String::new();
-                file.held = true;
+                file.settled = Settled::Held;
+            } else if self.writing {
+                file.content = String::new();
+                file.settled = Settled::Released;
             }
         }
     }
@@ -1414,28 +1475,59 @@ impl<'a> Held<'a> {
             .unwrap_or_default())
     }
 
-    /// [`write`], under this lock.
+    /// [`write`], under this lock; `rerender` renders again the parts whose files' content was
+    /// released ([`Held::settle`]), as they are staged, a few at a time.
     ///
     /// # Errors
-    /// As [`write`].
+    /// As [`write`]; [`OutputError::Rerendered`] (a crossfed bug) when a file rendered again is
+    /// not what was rendered first.
     ///
     /// # Panics
     /// As [`write`].
     pub fn write(
         &self,
         plan: &FilePlan,
+        rerender: &Rerender<'_>,
         fault: Fault,
         force: bool,
     ) -> Result<Summary, OutputError> {
-        write_held(self.dir, plan, self.surveyed.as_ref(), fault, force)
+        write_held(
+            self.dir,
+            plan,
+            self.surveyed.as_ref(),
+            rerender,
+            fault,
+            force,
+        )
     }
 
-    /// [`diff`], under this lock.
+    /// [`diff`], under this lock; `rerender` renders again the parts whose files' content was
+    /// released.
     ///
     /// # Errors
     /// As [`diff`].
-    pub fn diff(&self, plan: &FilePlan) -> Result<Vec<Change>, OutputError> {
-        diff_held(self.dir, plan, self.surveyed.as_ref())
+    pub fn diff(
+        &self,
+        plan: &FilePlan,
+        rerender: &Rerender<'_>,
+    ) -> Result<Vec<Change>, OutputError> {
+        diff_held(self.dir, plan, self.surveyed.as_ref(), rerender, &|_| true)
+    }
+
+    /// The changes [`Held::diff`] finds in the files `paths` alone (those a render refused to
+    /// overwrite, say): only their parts are rendered again.
+    ///
+    /// # Errors
+    /// As [`diff`].
+    pub fn diff_of(
+        &self,
+        plan: &FilePlan,
+        paths: &[String],
+        rerender: &Rerender<'_>,
+    ) -> Result<Vec<Change>, OutputError> {
+        diff_held(self.dir, plan, self.surveyed.as_ref(), rerender, &|path| {
+            paths.iter().any(|p| p == path)
+        })
     }
 }
 
@@ -1443,6 +1535,7 @@ fn write_held(
     dir: &Path,
     plan: &FilePlan,
     surveyed: Option<&BTreeMap<String, Surveyed>>,
+    rerender: &Rerender<'_>,
     fault: Fault,
     force: bool,
 ) -> Result<Summary, OutputError> {
@@ -1497,7 +1590,7 @@ fn write_held(
     }
 
     if !to_write.is_empty() {
-        stage(dir, &to_write, &scan.missing_dirs, fault)?;
+        stage(dir, &to_write, &scan.missing_dirs, rerender, fault)?;
     }
     let journal = Journal {
         renames: Cow::Borrowed(&summary.written),
@@ -1559,6 +1652,7 @@ fn stage(
     dir: &Path,
     files: &[&Planned<'_>],
     new_dirs: &[String],
+    rerender: &Rerender<'_>,
     fault: Fault,
 ) -> Result<(), OutputError> {
     let mut dirs: Vec<String> = create_dir_durably(&dir.join(STATE_DIR))?
@@ -1573,18 +1667,20 @@ fn stage(
         dirs,
     };
     replace_atomically(dir, STAGING, &state_text(&staging))?;
-    stage_files(dir, files, new_dirs, fault).inspect_err(|_| {
+    stage_files(dir, files, new_dirs, rerender, fault).inspect_err(|_| {
         // Best effort: what is left is listed, and the next run's `recover` removes it.
         let _ = roll_back(dir, &staging);
     })
 }
 
 /// Creates `new_dirs`, writes every staged file on the pool, then makes them and every
-/// directory that gained an entry durable.
+/// directory that gained an entry durable. The files whose content was released are written a
+/// few parts at a time, each part rendered again just before.
 fn stage_files(
     dir: &Path,
     files: &[&Planned<'_>],
     new_dirs: &[String],
+    rerender: &Rerender<'_>,
     fault: Fault,
 ) -> Result<(), OutputError> {
     let mut walker = Walker::new(dir);
@@ -1601,7 +1697,7 @@ fn stage_files(
         .iter()
         .map(|f| staged_path(Path::new(f.relative)))
         .collect();
-    in_parallel(dir, files, |walker, n, file| {
+    let write = |walker: &mut Walker<'_>, n: usize, content: &str| {
         if fault == Fault::Stage(n) {
             return Err(OutputError::Injected(format!(
                 "failed while staging file {n}"
@@ -1611,11 +1707,55 @@ fn stage_files(
             walker,
             dir,
             &staged[n],
-            file.content.as_bytes(),
-            file.executable,
+            content.as_bytes(),
+            files[n].executable,
         )
         .map(drop)
+    };
+    let (released, kept): (Vec<usize>, Vec<usize>) =
+        (0..files.len()).partition(|&n| files[n].settled == Settled::Released);
+    in_parallel(dir, &kept, |walker, _, &n| {
+        write(walker, n, files[n].content)
     })?;
+    let mut by_part: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for n in released {
+        by_part.entry(files[n].part).or_default().push(n);
+    }
+    let parts: Vec<usize> = by_part.keys().copied().collect();
+    // As many parts at a time as there are cores to render them: the memory of a few parts.
+    for batch in parts.chunks(crate::par::cores()) {
+        let rendered = rerender(batch)?;
+        let mut contents = Vec::new();
+        for (number, part) in batch.iter().zip(&rendered) {
+            for &n in &by_part[number] {
+                let file = files[n];
+                let content = part
+                    .get(file.relative)
+                    .map(|f| f.content.as_str())
+                    .ok_or_else(|| OutputError::Rerendered {
+                        path: file.relative.to_owned(),
+                    })?;
+                contents.push((n, content));
+            }
+        }
+        if rendered.len() < batch.len() {
+            return Err(OutputError::Rerendered {
+                path: files[by_part[&batch[rendered.len()]][0]]
+                    .relative
+                    .to_owned(),
+            });
+        }
+        in_parallel(dir, &contents, |walker, _, &(n, content)| {
+            // The manifest records the digest of the first rendering: the bytes written must be
+            // those.
+            if files[n].digest != Some(sha256(content.as_bytes()).as_str()) {
+                return Err(OutputError::Rerendered {
+                    path: files[n].relative.to_owned(),
+                });
+            }
+            write(walker, n, content)
+        })?;
+    }
     let dirs: BTreeSet<PathBuf> = staged
         .iter()
         .map(|path| parent_relative(path).to_owned())
@@ -1660,19 +1800,51 @@ pub struct Change {
 /// # Errors
 /// When the manifest or a file cannot be read.
 pub fn diff(dir: &Path, plan: &FilePlan) -> Result<Vec<Change>, OutputError> {
-    Held::for_reading(dir)?.diff(plan)
+    Held::for_reading(dir)?.diff(plan, &nothing_released)
 }
 
+/// The changes between `dir` and `plan` in the files `wanted` picks.
 fn diff_held(
     dir: &Path,
     plan: &FilePlan,
     surveyed: Option<&BTreeMap<String, Surveyed>>,
+    rerender: &Rerender<'_>,
+    wanted: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<Change>, OutputError> {
     let scan = scan(dir, plan, surveyed)?;
+    let differing: Vec<&(Planned<'_>, OnDisk)> = scan
+        .files
+        .iter()
+        .filter(|(file, state)| *state != OnDisk::Same && wanted(file.relative))
+        .collect();
+    // The content of the changed files that `settle` released, rendered again.
+    let parts: BTreeSet<usize> = differing
+        .iter()
+        .filter(|(file, _)| file.settled == Settled::Released)
+        .map(|(file, _)| file.part)
+        .collect();
+    let parts: Vec<usize> = parts.into_iter().collect();
+    let rendered = if parts.is_empty() {
+        Vec::new()
+    } else {
+        rerender(&parts)?
+    };
     let mut walker = Walker::new(dir);
     let mut changes = Vec::new();
-    for (file, state) in &scan.files {
+    for (file, state) in differing {
         let relative = file.relative;
+        let content = if file.settled == Settled::Released {
+            parts
+                .binary_search(&file.part)
+                .ok()
+                .and_then(|i| rendered.get(i)?.get(relative))
+                .map(|f| f.content.as_str())
+                .ok_or_else(|| OutputError::Rerendered {
+                    path: relative.to_owned(),
+                })?
+        } else {
+            file.content
+        };
         let existing = match state {
             OnDisk::Same => continue,
             OnDisk::Differs => read_for_diff(&mut walker, dir, relative)?,
@@ -1695,10 +1867,10 @@ fn diff_held(
             hand_edited: exists
                 && recorded.is_some_and(|h| existing.as_deref().is_none_or(|b| *h != sha256(b))),
             not_owned: exists && relative != MANIFEST && recorded.is_none(),
-            diff: unified(relative, &old, file.content, exists),
+            diff: unified(relative, &old, content, exists),
         });
     }
-    for relative in &scan.stale {
+    for relative in scan.stale.iter().filter(|p| wanted(p)) {
         let existing = read_for_diff(&mut walker, dir, relative)?;
         let old = existing
             .as_deref()
@@ -1878,7 +2050,14 @@ mod tests {
             .collect();
         assert_eq!(scan.missing_dirs, ["c", "c/d"]);
         // Everything staged and listed, as at the very end of step 4 …
-        stage(old.path(), &to_write, &scan.missing_dirs, Fault::None).unwrap();
+        stage(
+            old.path(),
+            &to_write,
+            &scan.missing_dirs,
+            &nothing_released,
+            Fault::None,
+        )
+        .unwrap();
         assert!(old.path().join("c/d/.e.yaml.crossfed-new").is_file());
         // … one staged file cut short, and a journal that was being written.
         std::fs::write(old.path().join("c/.f.yaml.crossfed-new"), "f:").unwrap();

@@ -57,12 +57,30 @@ pub struct PlannedFile {
     /// repeats. (A vector: most files serve one federation, and an organisation's tree has tens
     /// of thousands of files, where a set per file would cost megabytes.)
     pub federations: Vec<String>,
-    /// The sha256 of the content, once computed (by [`crate::output::settle`], on a rendering
-    /// thread, so the manifest need not hash the tree again).
+    /// The sha256 of the content, once computed (by
+    /// [`Held::settle`](crate::output::Held::settle), on a rendering thread, so the manifest
+    /// need not hash the tree again).
     pub digest: Option<String>,
-    /// The output directory was found to hold exactly this file, under its lock, and the content
-    /// was released (left empty) to save memory: writers leave the file as it is.
-    pub held: bool,
+    /// Whether the content is still here.
+    pub settled: Settled,
+    /// The part of the tree that rendered it: [`render_parts`] renders the part again.
+    pub part: usize,
+}
+
+/// What became of a file's content once [`Held::settle`](crate::output::Held::settle) compared
+/// it with the output directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Settled {
+    /// The content is here (not compared yet, or compared for `check`, which shows it).
+    #[default]
+    Kept,
+    /// The directory holds exactly this file, under its lock: the content was released (left
+    /// empty) and writers leave the file as it is.
+    Held,
+    /// The directory does not hold it, and the render that will write it released the content
+    /// (keeping its digest): the writer renders the file's part again when it stages the file,
+    /// so an organisation's tree is never whole in memory.
+    Released,
 }
 
 impl PlannedFile {
@@ -78,7 +96,8 @@ impl PlannedFile {
                 names
             },
             digest: None,
-            held: false,
+            settled: Settled::Kept,
+            part: 0,
         }
     }
 
@@ -152,12 +171,14 @@ pub fn render(plan: &Plan, options: &RenderOptions) -> Result<FilePlan, RenderEr
 
 /// [`render`], with two hooks for the CLI's pipeline:
 /// - `each_part` gets each part of the tree as soon as it is rendered, on the thread that
-///   rendered it: the CLI releases there the content of every file the output directory already
-///   holds ([`crate::output::Held::settle`]), so an organisation's tree is never whole in memory
-///   when little of it changed;
+///   rendered it: the CLI releases there the content of every file it need not keep
+///   ([`crate::output::Held::settle`]), so an organisation's tree is never whole in memory;
 /// - `revocations` is called for the revocations when they are first needed, on a rendering
 ///   thread while the others render what does not need them (it is called once first, so that
 ///   the work starts at once).
+///
+/// Each file records the part that rendered it ([`PlannedFile::part`]), which
+/// [`render_parts`] renders again.
 ///
 /// # Errors
 /// As [`render`].
@@ -167,10 +188,106 @@ pub fn render_with<'g>(
     revocations: &(dyn Fn() -> &'g grants::Grants + Sync),
     each_part: &(dyn Fn(&mut FilePlan) + Sync),
 ) -> Result<FilePlan, RenderError> {
-    type Job<'a> = Box<dyn Fn(&mut FilePlan) -> Result<(), RenderError> + Send + Sync + 'a>;
     lint_credential_configs(plan)?;
     let header = Header::new(spec_name);
-    let header = &header;
+    let (jobs, threads) = jobs(plan, &header, revocations);
+    let summary = jobs.len();
+    let numbers: Vec<usize> = (0..jobs.len()).collect();
+    let results = crate::par::map_on(threads, &numbers, |&number| {
+        let mut files = FilePlan::new();
+        jobs[number](&mut files).map(|()| {
+            numbered(&mut files, number);
+            each_part(&mut files);
+            files
+        })
+    });
+    // Each part is sorted: the sort merges them, and the map is built from the sorted list.
+    let mut all = Vec::new();
+    for result in results {
+        all.extend(result?);
+    }
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some(pair) = all.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+        return Err(RenderError::PathCollision {
+            first: pair[0].0.clone(),
+            second: pair[1].0.clone(),
+        });
+    }
+    let mut files: FilePlan = all.into_iter().collect();
+    // The summary lists every other file, so it comes last; meanwhile the paths are compared
+    // for case.
+    let (part, lower) = crate::par::join(
+        files.len() >= crate::par::MANY_FILES,
+        || summary::render(plan, &header, revocations(), &files),
+        || lower_case_paths(files.keys()),
+    );
+    let mut part = part?;
+    let mut lower = lower?;
+    // A path equal to another is equal in lower case too.
+    for path in part.keys() {
+        if let Some(first) = lower.insert(path.to_lowercase(), path) {
+            return Err(RenderError::PathCollision {
+                first: first.to_owned(),
+                second: path.clone(),
+            });
+        }
+    }
+    drop(lower);
+    numbered(&mut part, summary);
+    each_part(&mut part);
+    files.append(&mut part);
+    Ok(files)
+}
+
+/// The parts `which` of the tree that [`render_with`] rendered (as numbered in
+/// [`PlannedFile::part`]), rendered again from the same `plan`, `spec_name` and `revocations`,
+/// in the order asked: byte for byte what they were, since renderers are pure. `files` is the
+/// tree [`render_with`] returned, which the summary lists (its content may be released). An
+/// unknown number gives an empty part.
+///
+/// # Errors
+/// As [`render`].
+pub fn render_parts(
+    plan: &Plan,
+    spec_name: &str,
+    revocations: &grants::Grants,
+    files: &FilePlan,
+    which: &[usize],
+) -> Result<Vec<FilePlan>, RenderError> {
+    let header = Header::new(spec_name);
+    let revocations_of = || revocations;
+    let (jobs, threads) = jobs(plan, &header, &revocations_of);
+    let summary = jobs.len();
+    crate::par::map_on(threads.min(which.len()), which, |&number| {
+        let mut part = if number == summary {
+            // The summary reads only the paths and federations of the files, and the files it
+            // adds (and the manifest) serve no federation and are not looked up: the whole tree
+            // gives what the tree without them gave.
+            summary::render(plan, &header, revocations, files)?
+        } else {
+            let mut part = FilePlan::new();
+            if let Some(job) = jobs.get(number) {
+                job(&mut part)?;
+            }
+            part
+        };
+        numbered(&mut part, number);
+        Ok(part)
+    })
+    .into_iter()
+    .collect()
+}
+
+/// Renders one part of the tree into the map it is given.
+type Job<'a> = Box<dyn Fn(&mut FilePlan) -> Result<(), RenderError> + Send + Sync + 'a>;
+
+/// The parts of the tree but the summary (which lists the others, so comes after them), in the
+/// order of their numbers, and the threads to render them on.
+fn jobs<'a, 'g>(
+    plan: &'a Plan,
+    header: &'a Header,
+    revocations: &'a (dyn Fn() -> &'g grants::Grants + Sync),
+) -> (Vec<Job<'a>>, usize) {
     // Renderers are pure and write disjoint paths, so they run on threads; the Kubernetes files,
     // most of the output, are split by namespace into more parts than threads, so that few
     // parts are in memory before `each_part` has seen them. The merged map is ordered by path,
@@ -180,7 +297,7 @@ pub fn render_with<'g>(
     let outputs = plan.spec.outputs;
     // The revocations first (one thread computes them while the others render), and what
     // needs them last.
-    let mut jobs: Vec<Job<'_>> = vec![
+    let mut jobs: Vec<Job<'a>> = vec![
         Box::new(move |_| {
             revocations();
             Ok(())
@@ -208,48 +325,14 @@ pub fn render_with<'g>(
             aws::render(plan, header, revocations(), files)
         }));
     }
-    let results = crate::par::map_on(threads, &jobs, |job| {
-        let mut files = FilePlan::new();
-        job(&mut files).map(|()| {
-            each_part(&mut files);
-            files
-        })
-    });
-    // Each part is sorted: the sort merges them, and the map is built from the sorted list.
-    let mut all = Vec::new();
-    for result in results {
-        all.extend(result?);
+    (jobs, threads)
+}
+
+/// Records in each file of `part` that part `number` rendered it.
+fn numbered(part: &mut FilePlan, number: usize) {
+    for file in part.values_mut() {
+        file.part = number;
     }
-    all.sort_by(|a, b| a.0.cmp(&b.0));
-    if let Some(pair) = all.windows(2).find(|pair| pair[0].0 == pair[1].0) {
-        return Err(RenderError::PathCollision {
-            first: pair[0].0.clone(),
-            second: pair[1].0.clone(),
-        });
-    }
-    let mut files: FilePlan = all.into_iter().collect();
-    // The summary lists every other file, so it comes last; meanwhile the paths are compared
-    // for case.
-    let (part, lower) = crate::par::join(
-        files.len() >= crate::par::MANY_FILES,
-        || summary::render(plan, header, revocations(), &files),
-        || lower_case_paths(files.keys()),
-    );
-    let mut part = part?;
-    let mut lower = lower?;
-    // A path equal to another is equal in lower case too.
-    for path in part.keys() {
-        if let Some(first) = lower.insert(path.to_lowercase(), path) {
-            return Err(RenderError::PathCollision {
-                first: first.to_owned(),
-                second: path.clone(),
-            });
-        }
-    }
-    drop(lower);
-    each_part(&mut part);
-    files.append(&mut part);
-    Ok(files)
 }
 
 /// Every path by its lower-case form; fails when two differ only in case.
