@@ -6,9 +6,6 @@ use std::sync::OnceLock;
 /// From this many federations on, the plan's parts and the spec-wide checks run side by side.
 pub(crate) const MANY_FEDERATIONS: usize = 500;
 
-/// From this many files on, checks of the whole tree run beside the summary.
-pub(crate) const MANY_FILES: usize = 2000;
-
 /// From a spec of this many bytes on, loading it and compiling the schema run side by side.
 pub(crate) const LARGE_SPEC_BYTES: usize = 16 * 1024;
 

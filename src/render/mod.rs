@@ -214,25 +214,15 @@ pub fn render_with<'g>(
         });
     }
     let mut files: FilePlan = all.into_iter().collect();
-    // The summary lists every other file, so it comes last; meanwhile the paths are compared
-    // for case.
-    let (part, lower) = crate::par::join(
-        files.len() >= crate::par::MANY_FILES,
-        || summary::render(plan, &header, revocations(), &files),
-        || lower_case_paths(files.keys()),
-    );
-    let mut part = part?;
-    let mut lower = lower?;
-    // A path equal to another is equal in lower case too.
-    for path in part.keys() {
-        if let Some(first) = lower.insert(path.to_lowercase(), path) {
-            return Err(RenderError::PathCollision {
-                first: first.to_owned(),
-                second: path.clone(),
-            });
-        }
+    // The summary lists every other file, so it comes last.
+    let mut part = summary::render(plan, &header, revocations(), &files)?;
+    if let Some(path) = part.keys().find(|path| files.contains_key(*path)) {
+        return Err(RenderError::PathCollision {
+            first: path.clone(),
+            second: path.clone(),
+        });
     }
-    drop(lower);
+    refuse_case_collisions(&[&files, &part])?;
     numbered(&mut part, summary);
     each_part(&mut part);
     files.append(&mut part);
@@ -335,20 +325,44 @@ fn numbered(part: &mut FilePlan, number: usize) {
     }
 }
 
-/// Every path by its lower-case form; fails when two differ only in case.
-fn lower_case_paths<'a>(
-    paths: impl ExactSizeIterator<Item = &'a String>,
-) -> Result<std::collections::HashMap<String, &'a str>, RenderError> {
-    let mut seen = std::collections::HashMap::with_capacity(paths.len());
-    for path in paths {
-        if let Some(first) = seen.insert(path.to_lowercase(), path.as_str()) {
+/// Fails when two paths of `trees` (which share no path) differ only in case. Two paths that
+/// lower-casing leaves as they are are equal in lower case only when they are the same path, so
+/// only the paths it changes (none, usually) are lower-cased: each is looked up among the paths,
+/// and among the other changed ones.
+fn refuse_case_collisions(trees: &[&FilePlan]) -> Result<(), RenderError> {
+    let mut changed: BTreeMap<String, &str> = BTreeMap::new();
+    for path in trees.iter().flat_map(|files| files.keys()) {
+        if !changes_in_lower_case(path) {
+            continue;
+        }
+        if let Some(first) = changed.insert(path.to_lowercase(), path) {
             return Err(RenderError::PathCollision {
                 first: first.to_owned(),
                 second: path.clone(),
             });
         }
     }
-    Ok(seen)
+    for (lower, path) in &changed {
+        if trees.iter().any(|files| files.contains_key(lower)) {
+            return Err(RenderError::PathCollision {
+                first: lower.clone(),
+                second: (*path).to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether [`str::to_lowercase`] changes `path`: it maps each character on its own (Σ, whose
+/// form depends on its place, is changed either way).
+fn changes_in_lower_case(path: &str) -> bool {
+    path.chars().any(|c| {
+        if c.is_ascii() {
+            c.is_ascii_uppercase()
+        } else {
+            !c.to_lowercase().eq([c])
+        }
+    })
 }
 
 /// Checks every credential config once, before any renderer formats it: google-auth no longer
@@ -573,12 +587,38 @@ mod tests {
         let mut files = FilePlan::new();
         files.insert("aws/1/roles/Data/trust-policy.json".to_owned(), file());
         files.insert("aws/1/roles/data2/trust-policy.json".to_owned(), file());
-        assert!(lower_case_paths(files.keys()).is_ok());
-        files.insert("aws/1/roles/data/trust-policy.json".to_owned(), file());
-        assert!(matches!(
-            lower_case_paths(files.keys()),
-            Err(RenderError::PathCollision { .. })
+        let none = FilePlan::new();
+        assert!(refuse_case_collisions(&[&files, &none]).is_ok());
+        // Against an unchanged path, in either tree.
+        let mut other = FilePlan::new();
+        other.insert("aws/1/roles/data/trust-policy.json".to_owned(), file());
+        for trees in [[&files, &other], [&other, &files]] {
+            assert!(matches!(
+                refuse_case_collisions(&trees),
+                Err(RenderError::PathCollision { .. })
+            ));
+        }
+        // Between two changed paths; and beyond ASCII.
+        for (a, b) in [
+            ("aws/1/DATA", "aws/1/Data"),
+            ("k/ÉTÉ", "k/été"),
+            ("k/ΣΑΣ", "k/σας"),
+        ] {
+            let mut two = FilePlan::new();
+            two.insert(a.to_owned(), file());
+            two.insert(b.to_owned(), file());
+            assert!(
+                matches!(
+                    refuse_case_collisions(&[&two]),
+                    Err(RenderError::PathCollision { .. })
+                ),
+                "{a} {b}"
+            );
+        }
+        assert!(!changes_in_lower_case(
+            "kubernetes/prod-eks/ns/patch-x.yaml"
         ));
+        assert!(changes_in_lower_case("k/ǅ"));
     }
 
     #[test]
