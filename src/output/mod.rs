@@ -88,7 +88,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read as _, Write as _};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
@@ -514,10 +514,7 @@ pub fn read_manifest(dir: &Path) -> Result<Option<Manifest>, OutputError> {
 /// Whether `path` names something inside the output directory: relative, made only of plain
 /// names (no `..`, no `.`, no root or prefix).
 fn plain_relative(path: &str) -> bool {
-    !path.is_empty()
-        && Path::new(path)
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)))
+    beneath::plain_names(Path::new(path), &mut |_| {})
 }
 
 /// The manifest, journal and staging list come from the output directory, which is checked in:
@@ -1369,19 +1366,20 @@ impl<'a> Held<'a> {
         };
         let mut walker = Walker::new(dir);
         let mut buffer = vec![0_u8; 64 * 1024];
-        let mut surveyed = BTreeMap::new();
+        // In the manifest's order: the map is built in one pass from the sorted list.
+        let mut surveyed = Vec::with_capacity(manifest.files.len());
         for (relative, recorded) in manifest.files {
             if stop.load(Ordering::Relaxed) {
                 return None;
             }
             // Anything but a readable regular file is left to `settle`'s own comparison.
             let actual = hash_file(&mut walker, Path::new(&relative), &mut buffer).ok();
-            surveyed.insert(relative, Surveyed { recorded, actual });
+            surveyed.push((relative, Surveyed { recorded, actual }));
         }
         Some(Held {
             dir,
             _lock: Some(lock),
-            surveyed: Some(surveyed),
+            surveyed: Some(surveyed.into_iter().collect()),
             previous: Some(previous),
             writing: exclusive,
         })
