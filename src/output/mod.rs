@@ -1724,24 +1724,18 @@ fn stage_files(
     for batch in parts.chunks(crate::par::cores()) {
         let rendered = rerender(batch)?;
         let mut contents = Vec::new();
-        for (number, part) in batch.iter().zip(&rendered) {
+        for (i, number) in batch.iter().enumerate() {
             for &n in &by_part[number] {
                 let file = files[n];
-                let content = part
-                    .get(file.relative)
+                let content = rendered
+                    .get(i)
+                    .and_then(|part| part.get(file.relative))
                     .map(|f| f.content.as_str())
                     .ok_or_else(|| OutputError::Rerendered {
                         path: file.relative.to_owned(),
                     })?;
                 contents.push((n, content));
             }
-        }
-        if rendered.len() < batch.len() {
-            return Err(OutputError::Rerendered {
-                path: files[by_part[&batch[rendered.len()]][0]]
-                    .relative
-                    .to_owned(),
-            });
         }
         in_parallel(dir, &contents, |walker, _, &(n, content)| {
             // The manifest records the digest of the first rendering: the bytes written must be
