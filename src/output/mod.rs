@@ -1523,8 +1523,9 @@ impl<'a> Held<'a> {
         paths: &[String],
         rerender: &Rerender<'_>,
     ) -> Result<Vec<Change>, OutputError> {
+        let paths: BTreeSet<&str> = paths.iter().map(String::as_str).collect();
         diff_held(self.dir, plan, self.surveyed.as_ref(), rerender, &|path| {
-            paths.iter().any(|p| p == path)
+            paths.contains(path)
         })
     }
 }
