@@ -1725,18 +1725,8 @@ fn stage_files(
     for batch in parts.chunks(crate::par::cores()) {
         let rendered = rerender(batch)?;
         let mut contents = Vec::new();
-        for (i, number) in batch.iter().enumerate() {
-            for &n in &by_part[number] {
-                let file = files[n];
-                let content = rendered
-                    .get(i)
-                    .and_then(|part| part.get(file.relative))
-                    .map(|f| f.content.as_str())
-                    .ok_or_else(|| OutputError::Rerendered {
-                        path: file.relative.to_owned(),
-                    })?;
-                contents.push((n, content));
-            }
+        for &n in batch.iter().flat_map(|number| &by_part[number]) {
+            contents.push((n, rendered_again(batch, &rendered, files[n])?));
         }
         in_parallel(dir, &contents, |walker, _, &(n, content)| {
             // The manifest records the digest of the first rendering: the bytes written must be
@@ -1759,6 +1749,23 @@ fn stage_files(
         )
         .collect();
     make_durable(dir, &staged, &dirs)
+}
+
+/// The content of `file`, whose content was released, in `rendered`: the parts `asked` (sorted),
+/// rendered again in that order. Missing is a crossfed bug.
+fn rendered_again<'r>(
+    asked: &[usize],
+    rendered: &'r [FilePlan],
+    file: &Planned<'_>,
+) -> Result<&'r str, OutputError> {
+    asked
+        .binary_search(&file.part)
+        .ok()
+        .and_then(|i| rendered.get(i)?.get(file.relative))
+        .map(|f| f.content.as_str())
+        .ok_or_else(|| OutputError::Rerendered {
+            path: file.relative.to_owned(),
+        })
 }
 
 /// How a file on disk differs from the plan.
@@ -1827,14 +1834,7 @@ fn diff_held(
     for (file, state) in differing {
         let relative = file.relative;
         let content = if file.settled == Settled::Released {
-            parts
-                .binary_search(&file.part)
-                .ok()
-                .and_then(|i| rendered.get(i)?.get(relative))
-                .map(|f| f.content.as_str())
-                .ok_or_else(|| OutputError::Rerendered {
-                    path: relative.to_owned(),
-                })?
+            rendered_again(&parts, &rendered, file)?
         } else {
             file.content
         };
