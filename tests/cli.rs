@@ -381,3 +381,121 @@ fn the_yaml_expansion_setting_is_named_bounded_and_checked() {
         );
     }
 }
+
+/// An organisation's spec: `n` federations from two GKE clusters into 150 roles of four AWS
+/// accounts, half through Google service accounts and half through the clusters' issuer, so
+/// every role trusts several sources of both kinds.
+fn organisation_spec(n: usize) -> String {
+    use std::fmt::Write as _;
+    let accounts = [
+        "281031839320",
+        "281031839321",
+        "281031839322",
+        "281031839323",
+    ];
+    let roles = 150;
+    let mut out = String::from(
+        "version: 1\ngcp:\n  projects: [{id: acme-prod, number: \"123456789012\"}]\n  serviceAccounts:\n",
+    );
+    for i in (0..n).step_by(2) {
+        let _ = writeln!(
+            out,
+            "    - {{email: sa-{i:03}@acme-prod.iam.gserviceaccount.com, uniqueId: \"{}\"}}",
+            100_000_000_000_000_000_000_u128 + i as u128
+        );
+    }
+    out.push_str(
+        "  gkeClusters:\n    - {name: prod, project: acme-prod, location: us-central1}\n    - {name: batch, project: acme-prod, location: europe-west4}\naws:\n  accounts:\n",
+    );
+    for account in accounts {
+        let _ = writeln!(out, "    - {{id: \"{account}\", region: us-east-1}}");
+    }
+    out.push_str("  roles:\n");
+    for r in 0..roles {
+        let _ = writeln!(
+            out,
+            "    - {{arn: \"arn:aws:iam::{}:role/reader-{r:03}\"}}",
+            accounts[r % accounts.len()]
+        );
+    }
+    out.push_str("federations:\n");
+    for i in 0..n {
+        let via = if i % 2 == 0 {
+            format!("{{googleServiceAccount: sa-{i:03}@acme-prod.iam.gserviceaccount.com}}")
+        } else {
+            "{awsOidcProvider: {}}".to_owned()
+        };
+        let cluster = if i % 3 == 0 { "batch" } else { "prod" };
+        let _ = writeln!(
+            out,
+            "  - {{name: f-{i:03}, from: {{gke: {cluster}, namespace: team-{:02}, serviceAccount: app-{i:03}}}, to: {{awsRole: reader-{:03}}}, via: {via}}}",
+            i % 20,
+            i % roles
+        );
+    }
+    out
+}
+
+/// Every file under `dir`, by path relative to it.
+fn tree(dir: &std::path::Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(next) = todo.pop() {
+        for entry in std::fs::read_dir(&next).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                files.insert(path.strip_prefix(dir).unwrap().to_owned(), bytes);
+            }
+        }
+    }
+    files
+}
+
+/// An organisation's spec is planned and rendered in parts side by side (accounts, namespaces,
+/// summary pages, checks): the tree is byte for byte the same on one core as on all of them.
+#[test]
+fn an_organisation_renders_the_same_on_one_core_and_on_all() {
+    if std::thread::available_parallelism().map_or(1, std::num::NonZero::get) < 2 {
+        eprintln!("one core only: nothing to compare");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("org.yaml");
+    std::fs::write(&spec, organisation_spec(600)).unwrap();
+    let mut trees = Vec::new();
+    for (name, one_core) in [("one", true), ("all", false)] {
+        let out = dir.path().join(name);
+        let mut command = if one_core {
+            // `taskset` ships with util-linux: one CPU in the affinity mask is one core to
+            // `available_parallelism`.
+            let mut command = Command::new("taskset");
+            command.args(["-c", "0", env!("CARGO_BIN_EXE_crossfed")]);
+            command
+        } else {
+            bin()
+        };
+        let status = command
+            .args(["render", "-q"])
+            .arg(&spec)
+            .arg("-o")
+            .arg(&out)
+            .status()
+            .expect("taskset (util-linux) runs the binary on one core");
+        assert!(status.success(), "render on {name} core(s)");
+        trees.push(tree(&out));
+    }
+    assert!(trees[0].len() > 1000, "{} files", trees[0].len());
+    assert!(
+        trees[0] == trees[1],
+        "the trees differ in {:?}",
+        trees[0]
+            .iter()
+            .filter(|(path, bytes)| trees[1].get(*path) != Some(*bytes))
+            .map(|(path, _)| path)
+            .take(5)
+            .collect::<Vec<_>>()
+    );
+}

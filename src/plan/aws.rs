@@ -21,7 +21,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
-use crate::model::{Federation, Method, Partition, Source, Spec, Target, issuer_host_path};
+use crate::model::{
+    AwsRole, Federation, Method, Partition, Source, Spec, Target, issuer_host_path,
+};
 
 /// IAM's default limit on a role trust policy, in characters excluding whitespace.
 pub const MAX_TRUST_POLICY_CHARS: usize = 2048;
@@ -200,14 +202,15 @@ fn sid(principal: &Principal, federations: &BTreeSet<String>) -> String {
     format!("{first}And{}More", federations.len() - 1)
 }
 
-/// Builds the AWS side of the plan in one pass over the federations.
+/// Builds the AWS side of the plan in one pass over the federations. Accounts share nothing (a
+/// role, its statements and the providers it trusts are all in the role's account), so an
+/// organisation's accounts are planned side by side.
 #[must_use]
 pub fn build(spec: &Spec) -> BTreeMap<String, AccountPlan> {
-    // (role, principal, conditions without the merge key, merge key) → values of the merge key → federations
-    type Group = BTreeMap<String, BTreeSet<String>>;
-    let mut groups: BTreeMap<(String, Principal, BTreeMap<String, String>, String), Group> =
+    // Each account's federations, in the spec's order, and its instance-profile roles; an account
+    // takes the partition of the first role met in it.
+    let mut by_account: BTreeMap<&str, (Partition, Vec<&Federation>, Vec<&AwsRole>)> =
         BTreeMap::new();
-    let mut accounts: BTreeMap<String, AccountPlan> = BTreeMap::new();
     for f in &spec.federations {
         let Target::AwsRole { arn, .. } = &f.target else {
             continue;
@@ -215,7 +218,63 @@ pub fn build(spec: &Spec) -> BTreeMap<String, AccountPlan> {
         let Some(role) = spec.roles.get(arn) else {
             continue;
         };
-        let account = account_of(&mut accounts, &role.account, role.partition);
+        by_account
+            .entry(&role.account)
+            .or_insert_with(|| (role.partition, Vec::new(), Vec::new()))
+            .1
+            .push(f);
+    }
+    for role in spec.roles.values().filter(|r| r.instance_profile) {
+        by_account
+            .entry(&role.account)
+            .or_insert_with(|| (role.partition, Vec::new(), Vec::new()))
+            .2
+            .push(role);
+    }
+    let accounts: Vec<_> = by_account.into_iter().collect();
+    let threads = if spec.federations.len() >= crate::par::MANY_FEDERATIONS {
+        crate::par::cores()
+    } else {
+        1
+    };
+    crate::par::map_on(
+        threads,
+        &accounts,
+        |(id, (partition, federations, instance_roles))| {
+            let account = build_account(spec, id, *partition, federations, instance_roles);
+            ((*id).to_owned(), account)
+        },
+    )
+    .into_iter()
+    .collect()
+}
+
+/// The plan of account `id`: its `federations` (in the spec's order) and its instance-profile
+/// roles.
+fn build_account(
+    spec: &Spec,
+    id: &str,
+    partition: Partition,
+    federations: &[&Federation],
+    instance_roles: &[&AwsRole],
+) -> AccountPlan {
+    // (role, principal, conditions without the merge key, merge key) → values of the merge key → federations
+    type Group = BTreeMap<String, BTreeSet<String>>;
+    let mut groups: BTreeMap<(String, Principal, BTreeMap<String, String>, String), Group> =
+        BTreeMap::new();
+    let mut account = AccountPlan {
+        id: id.to_owned(),
+        partition,
+        oidc_providers: BTreeMap::new(),
+        roles: BTreeMap::new(),
+    };
+    for f in federations {
+        let Target::AwsRole { arn, .. } = &f.target else {
+            continue;
+        };
+        let Some(role) = spec.roles.get(arn) else {
+            continue;
+        };
         let plan = account
             .roles
             .entry(arn.clone())
@@ -256,8 +315,8 @@ pub fn build(spec: &Spec) -> BTreeMap<String, AccountPlan> {
                 .insert(f.name.clone());
         }
     }
-    for role in spec.roles.values().filter(|r| r.instance_profile) {
-        account_of(&mut accounts, &role.account, role.partition)
+    for role in instance_roles {
+        account
             .roles
             .entry(role.arn.clone())
             .or_insert_with(|| RolePlan {
@@ -276,12 +335,7 @@ pub fn build(spec: &Spec) -> BTreeMap<String, AccountPlan> {
             .collect();
         conditions.insert(merge_key, values.into_keys().collect());
         // The role was planned with its federations, in the loop above.
-        if let Some(role) = spec
-            .roles
-            .get(&arn)
-            .and_then(|role| accounts.get_mut(&role.account))
-            .and_then(|account| account.roles.get_mut(&arn))
-        {
+        if let Some(role) = account.roles.get_mut(&arn) {
             role.statements.push(TrustStatement {
                 sid: sid(&principal, &federations),
                 principal,
@@ -290,43 +344,26 @@ pub fn build(spec: &Spec) -> BTreeMap<String, AccountPlan> {
             });
         }
     }
-    finish_roles(spec, &mut accounts);
-    accounts
+    finish_roles(spec, &mut account);
+    account
 }
 
 /// Adds the EC2 statement of instance-profile roles, orders every role's statements and writes
 /// its policy document.
-fn finish_roles(spec: &Spec, accounts: &mut BTreeMap<String, AccountPlan>) {
-    for account in accounts.values_mut() {
-        for role in account.roles.values_mut() {
-            if spec.roles[&role.arn].instance_profile {
-                role.statements.push(TrustStatement {
-                    sid: sid(&Principal::Ec2, &BTreeSet::new()),
-                    principal: Principal::Ec2,
-                    conditions: BTreeMap::new(),
-                    federations: BTreeSet::new(),
-                });
-            }
-            role.statements.sort_by(|a, b| a.sid.cmp(&b.sid));
-            // `{:#}` is serde_json's pretty form, as `render::to_json` writes every JSON file.
-            role.policy = format!("{:#}\n", trust_policy(role));
+fn finish_roles(spec: &Spec, account: &mut AccountPlan) {
+    for role in account.roles.values_mut() {
+        if spec.roles[&role.arn].instance_profile {
+            role.statements.push(TrustStatement {
+                sid: sid(&Principal::Ec2, &BTreeSet::new()),
+                principal: Principal::Ec2,
+                conditions: BTreeMap::new(),
+                federations: BTreeSet::new(),
+            });
         }
+        role.statements.sort_by(|a, b| a.sid.cmp(&b.sid));
+        // `{:#}` is serde_json's pretty form, as `render::to_json` writes every JSON file.
+        role.policy = format!("{:#}\n", trust_policy(role));
     }
-}
-
-fn account_of<'a>(
-    accounts: &'a mut BTreeMap<String, AccountPlan>,
-    id: &str,
-    partition: Partition,
-) -> &'a mut AccountPlan {
-    accounts
-        .entry(id.to_owned())
-        .or_insert_with(|| AccountPlan {
-            id: id.to_owned(),
-            partition,
-            oidc_providers: BTreeMap::new(),
-            roles: BTreeMap::new(),
-        })
 }
 
 /// The trust policy document of a role.

@@ -72,7 +72,8 @@ pub fn oidc_provider_file(issuer: &str) -> String {
     format!("oidc-providers/{}.json", slug(issuer_host_path(issuer)))
 }
 
-/// Renders every AWS file.
+/// Renders the AWS files of share `share` of the accounts (the `share.0`-th of every
+/// `share.1`), so several threads can split the work.
 ///
 /// # Errors
 /// On a template bug.
@@ -81,8 +82,10 @@ pub fn render(
     header: &Header,
     revocations: &Grants,
     files: &mut FilePlan,
+    share: (usize, usize),
 ) -> Result<(), RenderError> {
-    for (account, account_plan) in &plan.aws {
+    let (part, parts) = share;
+    for (account, account_plan) in plan.aws.iter().skip(part).step_by(parts.max(1)) {
         let revoked = revocations.aws.get(account);
         let mut context = ApplyContext {
             header: header.text(),

@@ -285,16 +285,25 @@ fn jobs<'a, 'g>(
     let threads = crate::par::threads_for(plan.spec.federations.len(), 50).min(8);
     let parts = threads * 8;
     let outputs = plan.spec.outputs;
-    // The revocations first (one thread computes them while the others render), and what
-    // needs them last.
+    // The revocations first (one thread computes them while the others render), then the
+    // large parts and the small ones last, so that the threads finish together: the AWS
+    // accounts (which need the revocations, computed by then) and the Kubernetes namespaces
+    // are split into shares.
     let mut jobs: Vec<Job<'a>> = vec![
         Box::new(move |_| {
             revocations();
             Ok(())
         }),
         Box::new(move |files| gcp::render(plan, header, outputs.scripts, files)),
-        Box::new(move |files| hosts::render(plan, header, files)),
     ];
+    if outputs.scripts {
+        for part in 0..threads {
+            jobs.push(Box::new(move |files| {
+                aws::render(plan, header, revocations(), files, (part, threads))
+            }));
+        }
+    }
+    jobs.push(Box::new(move |files| hosts::render(plan, header, files)));
     if outputs.terraform {
         jobs.push(Box::new(move |files| {
             terraform::render(plan, header, files);
@@ -310,11 +319,6 @@ fn jobs<'a, 'g>(
     jobs.push(Box::new(move |files| {
         revoke::render(revocations(), plan, header, files)
     }));
-    if outputs.scripts {
-        jobs.push(Box::new(move |files| {
-            aws::render(plan, header, revocations(), files)
-        }));
-    }
     (jobs, threads)
 }
 
