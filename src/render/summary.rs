@@ -200,8 +200,8 @@ fn mermaid_label(text: &str) -> String {
 }
 
 /// A Mermaid `flowchart` of the chains of `federations`, and how many edges it has.
-fn mermaid_of(spec: &Spec, federations: &[&Federation]) -> (String, usize) {
-    let hops: BTreeSet<Hop> = federations.iter().flat_map(|f| chain(spec, f)).collect();
+fn mermaid_of(federations: &[&Drawn]) -> (String, usize) {
+    let hops: BTreeSet<&Hop> = federations.iter().flat_map(|f| &f.hops).collect();
     let nodes: BTreeSet<&str> = hops
         .iter()
         .flat_map(|h| [h.from.as_str(), h.to.as_str()])
@@ -225,6 +225,27 @@ fn mermaid_of(spec: &Spec, federations: &[&Federation]) -> (String, usize) {
         );
     }
     (out, hops.len())
+}
+
+/// What the summary shows of one federation, computed once however many pages list it: its
+/// table cells (name, source, method, target; labels through [`md_cell`]) and its chain.
+struct Drawn {
+    cells: [String; 4],
+    hops: Vec<Hop>,
+}
+
+impl Drawn {
+    fn of(spec: &Spec, f: &Federation) -> Self {
+        Drawn {
+            cells: [
+                f.name.clone(),
+                md_cell(&source_label(&f.source)),
+                method_label(&f.method).to_owned(),
+                md_cell(&target_label(&f.target)),
+            ],
+            hops: chain(spec, f),
+        }
+    }
 }
 
 /// Context of `summary-head.md`. Fields are load-bearing: used by
@@ -394,7 +415,7 @@ fn md_cell(text: &str) -> String {
 /// through [`md_cell`]; names and paths are validated (DNS labels, role names), and none holds a
 /// line break. Reserves room for the rows and `then` more bytes (what follows the table).
 fn table_rows(
-    federations: &[&Federation],
+    federations: &[&Drawn],
     by_federation: &FilesOf<'_>,
     link_prefix: &str,
     keep: &dyn Fn(&str) -> bool,
@@ -405,15 +426,9 @@ fn table_rows(
         .iter()
         .map(|f| {
             let files: Option<Vec<&str>> = by_federation
-                .get(f.name.as_str())
+                .get(f.cells[0].as_str())
                 .map(|files| files.iter().copied().filter(|p| keep(p)).collect());
-            let cells = [
-                f.name.clone(),
-                md_cell(&source_label(&f.source)),
-                method_label(&f.method).to_owned(),
-                md_cell(&target_label(&f.target)),
-            ];
-            (cells, files)
+            (&f.cells, files)
         })
         .collect();
     // The table is most of the README: grow the buffer once, to its exact size.
@@ -523,8 +538,8 @@ impl Page {
 }
 
 /// The trust-chain section of a page: the chart, or why it is left out.
-fn chart_section(spec: &Spec, federations: &[&Federation], out: &mut String) {
-    let (chart, edges) = mermaid_of(spec, federations);
+fn chart_section(federations: &[&Drawn], out: &mut String) {
+    let (chart, edges) = mermaid_of(federations);
     out.push_str("\n## Trust chain\n\n");
     if edges > MERMAID_MAX_EDGES || chart.len() > MERMAID_MAX_TEXT {
         let _ = writeln!(
@@ -571,7 +586,6 @@ pub fn render(
         },
     )?;
     let by_federation = files_by_federation(files);
-    let all: Vec<&Federation> = spec.federations.iter().collect();
     let mut out = FilePlan::new();
     let mut index = templates::render(
         TEMPLATE_SUMMARY_HEAD,
@@ -579,24 +593,32 @@ pub fn render(
             header: header.text(),
         },
     )?;
-    if all.len() < PAGED_FROM {
+    if spec.federations.len() < PAGED_FROM {
+        let drawn: Vec<Drawn> = spec
+            .federations
+            .iter()
+            .map(|f| Drawn::of(spec, f))
+            .collect();
+        let all: Vec<&Drawn> = drawn.iter().collect();
         index.push_str(TABLE_HEAD);
         table_rows(&all, &by_federation, "", &|_| true, &mut index, tail.len());
-        chart_section(spec, &all, &mut index);
+        chart_section(&all, &mut index);
         index.push_str(&tail);
         out.insert(PATH.to_owned(), PlannedFile::data(index, &BTreeSet::new()));
         return Ok(out);
     }
-    let mut pages: BTreeMap<Page, Vec<&Federation>> = BTreeMap::new();
-    for f in &all {
+    // Each federation is listed on one or two pages: drawn once, side by side.
+    let drawn = crate::par::map(&spec.federations, 200, |f| Drawn::of(spec, f));
+    let mut pages: BTreeMap<Page, Vec<&Drawn>> = BTreeMap::new();
+    for (f, drawn) in spec.federations.iter().zip(&drawn) {
         for page in Page::of(spec, f) {
-            pages.entry(page).or_default().push(f);
+            pages.entry(page).or_default().push(drawn);
         }
     }
     let _ = write!(
         index,
         "\n{} federations. Each AWS account, GCP project and cluster has a page listing the federations into or from it, their files and a map of their trust chain.\n\n| page | federations |\n|---|---:|\n",
-        all.len()
+        spec.federations.len()
     );
     for (page, federations) in &pages {
         let _ = writeln!(
@@ -610,7 +632,7 @@ pub fn render(
     index.push_str(&tail);
     out.insert(PATH.to_owned(), PlannedFile::data(index, &BTreeSet::new()));
     // Pages are independent, and an organisation has hundreds: drawn side by side.
-    let pages: Vec<(Page, Vec<&Federation>)> = pages.into_iter().collect();
+    let pages: Vec<(Page, Vec<&Drawn>)> = pages.into_iter().collect();
     let drawn = crate::par::map(&pages, 8, |(page, federations)| {
         let mut text = format!(
             "<!-- {} -->\n# {}\n\n[All federations](../../README.md)\n",
@@ -629,7 +651,7 @@ pub fn render(
             None => !path.starts_with("kubernetes/"),
         };
         table_rows(federations, &by_federation, "../../", &keep, &mut text, 0);
-        chart_section(spec, federations, &mut text);
+        chart_section(federations, &mut text);
         (page.path(), PlannedFile::data(text, &BTreeSet::new()))
     });
     out.extend(drawn);
