@@ -82,6 +82,8 @@ pub fn run(args: &CheckArgs) -> Result<Outcome, Failure> {
         .diff(&plan, &|which| rendering.parts(which, &plan))
         .map_err(|e| Failure::Refused(e.to_string()))?;
     super::discard(plan);
+    super::discard(rendering);
+    super::discard(previous);
     super::discard(spec);
     if args.format == super::Format::Json {
         super::out_line(format_args!(

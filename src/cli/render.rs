@@ -92,6 +92,8 @@ pub fn run(args: &RenderArgs) -> Result<Outcome, Failure> {
             other => Failure::Refused(other.to_string()),
         })?;
     super::discard(plan);
+    super::discard(rendering);
+    super::discard(previous);
     if args.quiet {
         return Ok(Outcome::Success);
     }
