@@ -455,13 +455,11 @@ fn tree(dir: &std::path::Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
 }
 
 /// An organisation's spec is planned and rendered in parts side by side (accounts, namespaces,
-/// summary pages, checks): the tree is byte for byte the same on one core as on all of them.
+/// summary pages, checks): the tree is byte for byte the same on one core as on all of them (on
+/// a one-core machine both runs take one core, and the test only shows that rendering twice
+/// gives one tree).
 #[test]
 fn an_organisation_renders_the_same_on_one_core_and_on_all() {
-    if std::thread::available_parallelism().map_or(1, std::num::NonZero::get) < 2 {
-        eprintln!("one core only: nothing to compare");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("org.yaml");
     std::fs::write(&spec, organisation_spec(600)).unwrap();
