@@ -1262,7 +1262,7 @@ fn scan<'a>(
         }
     }
     let mut stale = Vec::new();
-    for relative in recorded.keys().filter(|p| !plan.contains_key(*p)) {
+    for relative in not_in(recorded.keys(), plan.keys()) {
         parents.check(relative)?;
         if parents
             .walker
@@ -1277,6 +1277,19 @@ fn scan<'a>(
         files: files.into_iter().zip(states).collect(),
         stale,
         missing_dirs: parents.missing(),
+    })
+}
+
+/// The paths of `recorded` that `planned` lacks: one pass over both, which are sorted (an
+/// organisation's tree has tens of thousands of paths, and looking each up compares many).
+fn not_in<'a>(
+    recorded: impl Iterator<Item = &'a String>,
+    planned: impl Iterator<Item = &'a String>,
+) -> impl Iterator<Item = &'a String> {
+    let mut planned = planned.peekable();
+    recorded.filter(move |path| {
+        while planned.next_if(|p| p < path).is_some() {}
+        planned.next_if(|p| p == path).is_none()
     })
 }
 
@@ -1961,6 +1974,28 @@ fn set_mode(_: &std::fs::File, _: bool) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn not_in_finds_what_one_sorted_list_lacks() {
+        let list =
+            |paths: &[&str]| -> Vec<String> { paths.iter().map(|p| (*p).to_owned()).collect() };
+        let cases: [(&[&str], &[&str], &[&str]); 5] = [
+            (&["a", "b/c", "d"], &["a", "d"], &["b/c"]),
+            (&["a", "b"], &[], &["a", "b"]),
+            (&[], &["a"], &[]),
+            (&["a", "c", "e"], &["b", "c", "d", "f"], &["a", "e"]),
+            (&["a/b", "a/c"], &["a/b", "a/c"], &[]),
+        ];
+        for (recorded, planned, stale) in cases {
+            let (recorded, planned) = (list(recorded), list(planned));
+            let found: Vec<&String> = not_in(recorded.iter(), planned.iter()).collect();
+            assert_eq!(
+                found,
+                list(stale).iter().collect::<Vec<_>>(),
+                "{recorded:?} {planned:?}"
+            );
+        }
+    }
 
     #[test]
     fn sha256_is_lower_case_hex() {

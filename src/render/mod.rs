@@ -224,8 +224,16 @@ pub fn render_with<'g>(
     }
     refuse_case_collisions(&[&files, &part])?;
     numbered(&mut part, summary);
-    each_part(&mut part);
-    files.append(&mut part);
+    // An organisation's summary is hundreds of pages and megabytes: handed on page by page, side
+    // by side.
+    let mut pages: Vec<FilePlan> = part
+        .into_iter()
+        .map(|(path, page)| FilePlan::from([(path, page)]))
+        .collect();
+    crate::par::each_mut(&mut pages, 8, each_part);
+    for mut page in pages {
+        files.append(&mut page);
+    }
     Ok(files)
 }
 
