@@ -207,8 +207,15 @@ impl Grants {
     #[must_use]
     pub fn minus(&self, other: &Grants) -> Grants {
         let mut out = Grants::default();
+        // What `other` lacks is compared with nothing (borrowed: the grants of a whole
+        // organisation are megabytes, and `revocations` takes each side from the other).
+        let (no_aws, no_gcp, no_kubernetes) = (
+            AwsGrants::default(),
+            GcpGrants::default(),
+            KubernetesGrants::default(),
+        );
         for (account, mine) in &self.aws {
-            let theirs = other.aws.get(account).cloned().unwrap_or_default();
+            let theirs = other.aws.get(account).unwrap_or(&no_aws);
             out.aws.insert(
                 account.clone(),
                 AwsGrants {
@@ -231,7 +238,7 @@ impl Grants {
             bindings_union(&mut their_resource_bindings, &theirs.resource_bindings);
         }
         for (project, mine) in &self.gcp {
-            let theirs = other.gcp.get(project).cloned().unwrap_or_default();
+            let theirs = other.gcp.get(project).unwrap_or(&no_gcp);
             let mut providers = mine.providers.clone();
             for (pool, kept) in &theirs.providers {
                 if let Some(mine) = providers.get_mut(pool) {
@@ -258,7 +265,7 @@ impl Grants {
             );
         }
         for (cluster, mine) in &self.kubernetes {
-            let theirs = other.kubernetes.get(cluster).cloned().unwrap_or_default();
+            let theirs = other.kubernetes.get(cluster).unwrap_or(&no_kubernetes);
             out.kubernetes.insert(
                 cluster.clone(),
                 KubernetesGrants {
