@@ -231,9 +231,9 @@ pub fn render_with<'g>(
         .map(|(path, page)| FilePlan::from([(path, page)]))
         .collect();
     crate::par::each_mut(&mut pages, 8, each_part);
-    for mut page in pages {
-        files.append(&mut page);
-    }
+    // One merge (`append` of a map rebuilds the whole tree: once, not once per page).
+    let mut part: FilePlan = pages.into_iter().flatten().collect();
+    files.append(&mut part);
     Ok(files)
 }
 

@@ -27,10 +27,33 @@ struct Workload<'p> {
 /// Every reach the spec did not declare, and every GKE identity declared from two clusters.
 #[must_use]
 pub fn check(plan: &Plan) -> Vec<Diagnostic> {
-    let mut out = aliased_gke_identities(plan);
-    let graph = Graph::build(plan);
-    // Federations of one workload (the same first source node) pool what they declare. (The
-    // findings are put in the spec's order below, so the map's order does not show.)
+    // The graph, the workloads and the GKE identities are three reads of the plan: side by side
+    // for a large spec.
+    let many = plan.spec.federations.len() >= crate::par::MANY_FEDERATIONS;
+    let ((mut out, graph), workloads) = crate::par::join(
+        many,
+        || crate::par::join(many, || aliased_gke_identities(plan), || Graph::build(plan)),
+        || workloads(plan),
+    );
+    // Each workload's reach is its own: a large spec's are split over the cores.
+    let workloads: Vec<&Workload<'_>> = workloads.iter().collect();
+    let threads = crate::par::threads_for(workloads.len(), 1000);
+    let size = workloads.len().div_ceil(threads).max(1);
+    // One part (a small spec) runs on this thread: starting one costs more than the check.
+    let parts: Vec<&[&Workload<'_>]> = workloads.chunks(size).collect();
+    let mut found: Vec<(usize, Diagnostic)> =
+        crate::par::map(&parts, 1, |part| unreached_grants(&graph, part))
+            .into_iter()
+            .flatten()
+            .collect();
+    found.sort_by_key(|(index, _)| *index);
+    out.extend(found.into_iter().map(|(_, d)| d));
+    out
+}
+
+/// The workloads of the spec, in the order of their first federation. Federations of one
+/// workload (the same first source node) pool what they declare.
+fn workloads(plan: &Plan) -> Vec<Workload<'_>> {
     let mut workloads: HashMap<Node, Workload<'_>, FixedState> = HashMap::default();
     for f in &plan.spec.federations {
         let starts = sources(plan, f);
@@ -48,27 +71,15 @@ pub fn check(plan: &Plan) -> Vec<Diagnostic> {
             workload.first = f;
         }
     }
-    for workload in workloads.values_mut() {
+    let mut workloads: Vec<Workload<'_>> = workloads.into_values().collect();
+    for workload in &mut workloads {
         for nodes in [&mut workload.starts, &mut workload.declared] {
             nodes.sort();
             nodes.dedup();
         }
     }
-    // Each workload's reach is its own: a large spec's are split over the cores.
-    let mut workloads: Vec<&Workload<'_>> = workloads.values().collect();
     workloads.sort_unstable_by_key(|w| w.first.index);
-    let threads = crate::par::threads_for(workloads.len(), 1000);
-    let size = workloads.len().div_ceil(threads).max(1);
-    // One part (a small spec) runs on this thread: starting one costs more than the check.
-    let parts: Vec<&[&Workload<'_>]> = workloads.chunks(size).collect();
-    let mut found: Vec<(usize, Diagnostic)> =
-        crate::par::map(&parts, 1, |part| unreached_grants(&graph, part))
-            .into_iter()
-            .flatten()
-            .collect();
-    found.sort_by_key(|(index, _)| *index);
-    out.extend(found.into_iter().map(|(_, d)| d));
-    out
+    workloads
 }
 
 /// What each of `workloads` reaches and was not granted, with its federation's position.
