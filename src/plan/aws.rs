@@ -361,8 +361,13 @@ fn finish_roles(spec: &Spec, account: &mut AccountPlan) {
             });
         }
         role.statements.sort_by(|a, b| a.sid.cmp(&b.sid));
-        // `{:#}` is serde_json's pretty form, as `render::to_json` writes every JSON file.
-        role.policy = format!("{:#}\n", trust_policy(role));
+        // Pretty JSON and a newline, as `render::to_json` writes every JSON file (through a
+        // byte buffer: `format!("{:#}")` goes through the formatting machinery, token by token).
+        let mut policy = Vec::with_capacity(1024);
+        serde_json::to_writer_pretty(&mut policy, &trust_policy(role))
+            .expect("a JSON value serializes");
+        policy.push(b'\n');
+        role.policy = String::from_utf8(policy).expect("serde_json writes UTF-8");
     }
 }
 
