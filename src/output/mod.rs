@@ -232,6 +232,7 @@ pub struct Manifest {
     /// sha256 of the spec's bytes.
     pub spec_sha256: String,
     /// Every owned file: path → sha256.
+    #[serde(deserialize_with = "sorted_map")]
     pub files: BTreeMap<String, String>,
     /// Every cloud grant the tree's scripts and manifests create
     /// ([`crate::render::grants`]).
@@ -241,6 +242,35 @@ pub struct Manifest {
     /// render with `--forget-revocations`.
     #[serde(default, skip_serializing_if = "Grants::is_empty")]
     pub revocations: Grants,
+}
+
+/// A JSON object of strings read into a map built in one pass: a manifest lists tens of
+/// thousands of paths, written in order, and inserting them one at a time compares each with
+/// many others. Of repeated keys the last counts, as when the map is read entry by entry.
+fn sorted_map<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    struct Entries;
+    impl<'de> serde::de::Visitor<'de> for Entries {
+        type Value = Vec<(String, String)>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a map of paths to digests")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
+            while let Some(entry) = map.next_entry()? {
+                entries.push(entry);
+            }
+            Ok(entries)
+        }
+    }
+    // `collect` sorts (a sorted list in one linear pass) and keeps the last of equal keys.
+    Ok(deserializer.deserialize_map(Entries)?.into_iter().collect())
 }
 
 /// [`Manifest`] as written: the same fields in the same order, borrowed from the plan. Change
@@ -1974,6 +2004,25 @@ fn set_mode(_: &std::fs::File, _: bool) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn manifest_files_read_in_any_order_and_the_last_of_a_repeated_path_counts() {
+        let text = r#"{"crossfed": "0", "spec": "s", "spec_sha256": "x",
+            "files": {"b": "2", "a": "1", "c": "3", "a": "4"}}"#;
+        let manifest: Manifest = serde_json::from_str(text).unwrap();
+        let files: Vec<(&str, &str)> = manifest
+            .files
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(files, [("a", "4"), ("b", "2"), ("c", "3")]);
+        assert!(
+            serde_json::from_str::<Manifest>(
+                r#"{"crossfed": "0", "spec": "s", "spec_sha256": "x", "files": ["a"]}"#
+            )
+            .is_err()
+        );
+    }
 
     #[test]
     fn not_in_finds_what_one_sorted_list_lacks() {
