@@ -94,6 +94,7 @@ pub fn run(args: &RenderArgs) -> Result<Outcome, Failure> {
     super::discard(plan);
     super::discard(rendering);
     super::discard(previous);
+    super::discard(spec);
     if args.quiet {
         return Ok(Outcome::Success);
     }
