@@ -72,8 +72,8 @@ pub fn oidc_provider_file(issuer: &str) -> String {
     format!("oidc-providers/{}.json", slug(issuer_host_path(issuer)))
 }
 
-/// Renders the AWS files of share `share` of the accounts (the `share.0`-th of every
-/// `share.1`), so several threads can split the work.
+/// Renders the AWS files of share `share` of the accounts (the `share.0`-th of `share.1` runs
+/// of consecutive accounts), so several threads can split the work.
 ///
 /// # Errors
 /// On a template bug.
@@ -84,8 +84,7 @@ pub fn render(
     files: &mut FilePlan,
     share: (usize, usize),
 ) -> Result<(), RenderError> {
-    let (part, parts) = share;
-    for (account, account_plan) in plan.aws.iter().skip(part).step_by(parts.max(1)) {
+    for (account, account_plan) in super::share_of(&plan.aws, share) {
         let revoked = revocations.aws.get(account);
         let mut context = ApplyContext {
             header: header.text(),

@@ -468,11 +468,10 @@ fn component(
     );
 }
 
-/// Renders the Kubernetes files of share `share` of the namespaces (the `share.0`-th of every
-/// `share.1`), so several threads can split the work.
+/// Renders the Kubernetes files of share `share` of the namespaces (the `share.0`-th of
+/// `share.1` runs of consecutive namespaces), so several threads can split the work.
 pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan, share: (usize, usize)) {
-    let (part, parts) = share;
-    for ((cluster, namespace), ns) in plan.kubernetes.iter().skip(part).step_by(parts.max(1)) {
+    for ((cluster, namespace), ns) in super::share_of(&plan.kubernetes, share) {
         let dir = format!("kubernetes/{cluster}/{namespace}");
         let mut resources = Vec::new();
         for (ksa, workload) in &ns.workloads {

@@ -201,12 +201,19 @@ pub fn render_with<'g>(
             files
         })
     });
-    // Each part is sorted: the sort merges them, and the map is built from the sorted list.
-    let mut all = Vec::new();
+    // Each part is sorted, and most parts hold a range of paths of their own (a share of the
+    // accounts or namespaces, a cloud's folder): in the order of their first paths, they are
+    // usually the whole tree in order already, which one pass confirms; otherwise the sort
+    // merges them. The map is built from the sorted list.
+    let mut parts = Vec::with_capacity(results.len());
     for result in results {
-        all.extend(result?);
+        parts.push(result?);
     }
-    all.sort_by(|a, b| a.0.cmp(&b.0));
+    parts.sort_by(|a, b| a.keys().next().cmp(&b.keys().next()));
+    let mut all: Vec<(String, PlannedFile)> = parts.into_iter().flatten().collect();
+    if !all.is_sorted_by(|a, b| a.0 < b.0) {
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+    }
     if let Some(pair) = all.windows(2).find(|pair| pair[0].0 == pair[1].0) {
         return Err(RenderError::PathCollision {
             first: pair[0].0.clone(),
@@ -328,6 +335,16 @@ fn jobs<'a, 'g>(
         revoke::render(revocations(), plan, header, files)
     }));
     (jobs, threads)
+}
+
+/// Share `share.0` of `share.1` of `map`: a run of consecutive entries, so that each share's
+/// files are a range of paths of their own (the shares are merged into the tree by order).
+fn share_of<K, V>(
+    map: &BTreeMap<K, V>,
+    (part, parts): (usize, usize),
+) -> impl Iterator<Item = (&K, &V)> {
+    let size = map.len().div_ceil(parts.max(1));
+    map.iter().skip(part * size).take(size)
 }
 
 /// Records in each file of `part` that part `number` rendered it.
@@ -583,6 +600,20 @@ pub fn slug(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shares_are_consecutive_runs_that_cover_the_map_once() {
+        for len in [0, 1, 7, 16, 17, 100] {
+            let map: BTreeMap<usize, usize> = (0..len).map(|i| (i, i)).collect();
+            for parts in [1, 2, 3, 16, 40] {
+                let shares: Vec<Vec<usize>> = (0..parts)
+                    .map(|part| share_of(&map, (part, parts)).map(|(k, _)| *k).collect())
+                    .collect();
+                let all: Vec<usize> = shares.concat();
+                assert_eq!(all, (0..len).collect::<Vec<_>>(), "{len} in {parts}");
+            }
+        }
+    }
 
     #[test]
     fn spec_names_stay_on_the_header_line() {
