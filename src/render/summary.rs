@@ -19,7 +19,7 @@ use crate::model::{
 use crate::plan::Plan;
 
 /// One hop of a trust chain: `from` is trusted as `to` by `how`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Hop {
     /// The identity that presents a credential.
     pub from: String,
@@ -537,11 +537,23 @@ impl Page {
     }
 }
 
-/// The trust-chain section of a page: the chart, or why it is left out.
+/// The trust-chain section of a page: the chart, or why it is left out. Hops are counted first,
+/// so that a chart over Mermaid's edge limit (an organisation's account or cluster page) is
+/// never drawn only to be left out.
 fn chart_section(federations: &[&Drawn], out: &mut String) {
-    let (chart, edges) = mermaid_of(federations);
     out.push_str("\n## Trust chain\n\n");
-    if edges > MERMAID_MAX_EDGES || chart.len() > MERMAID_MAX_TEXT {
+    let hops: std::collections::HashSet<&Hop, foldhash::fast::FixedState> =
+        federations.iter().flat_map(|f| &f.hops).collect();
+    if hops.len() > MERMAID_MAX_EDGES {
+        let _ = writeln!(
+            out,
+            "Not drawn: {} hops, more than Mermaid renders ({MERMAID_MAX_EDGES} edges). `crossfed explain FEDERATION` prints one federation's chain.",
+            hops.len()
+        );
+        return;
+    }
+    let (chart, edges) = mermaid_of(federations);
+    if chart.len() > MERMAID_MAX_TEXT {
         let _ = writeln!(
             out,
             "Not drawn: {edges} hops ({} characters), more than Mermaid renders ({MERMAID_MAX_EDGES} edges, {MERMAID_MAX_TEXT} characters). `crossfed explain FEDERATION` prints one federation's chain.",
@@ -806,7 +818,55 @@ pub fn explain(plan: &Plan, name: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{md_cell, mermaid_label};
+    use super::{Drawn, Hop, chart_section, md_cell, mermaid_label};
+
+    /// A federation whose chain is `hops` hops, each with a label of `label_len` characters.
+    fn drawn(name: usize, hops: usize, label_len: usize) -> Drawn {
+        Drawn {
+            cells: [
+                name.to_string(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ],
+            hops: (0..hops)
+                .map(|i| Hop {
+                    from: format!("{name}-{i}"),
+                    to: format!("{name}-{}", i + 1),
+                    how: "x".repeat(label_len),
+                })
+                .collect(),
+        }
+    }
+
+    fn section(federations: &[Drawn]) -> String {
+        let mut out = String::new();
+        chart_section(&federations.iter().collect::<Vec<_>>(), &mut out);
+        out
+    }
+
+    #[test]
+    fn a_chart_is_drawn_within_mermaids_limits_and_replaced_by_a_sentence_beyond() {
+        let small = section(&[drawn(0, 2, 10), drawn(0, 2, 10), drawn(1, 1, 10)]);
+        assert!(small.contains("```mermaid\nflowchart LR\n"), "{small}");
+        // Repeated hops are one edge: 500 distinct ones are drawn, 501 are not.
+        let limit: Vec<Drawn> = (0..250).map(|n| drawn(n, 2, 1)).collect();
+        assert!(section(&limit).contains("```mermaid"));
+        let over: Vec<Drawn> = (0..167).map(|n| drawn(n, 3, 1)).collect();
+        assert!(
+            section(&over).contains("Not drawn: 501 hops, more than Mermaid renders (500 edges)."),
+            "{}",
+            section(&over)
+        );
+        let long = section(&[drawn(0, 10, 6_000)]);
+        assert!(
+            long.starts_with("\n## Trust chain\n\nNot drawn: 10 hops (")
+                && long.contains(
+                    " characters), more than Mermaid renders (500 edges, 50000 characters)."
+                ),
+            "{long}"
+        );
+    }
 
     #[test]
     fn mermaid_labels_mean_only_themselves() {
