@@ -199,9 +199,9 @@ fn mermaid_label(text: &str) -> String {
     out
 }
 
-/// A Mermaid `flowchart` of the chains of `federations`, and how many edges it has.
-fn mermaid_of(federations: &[&Drawn]) -> (String, usize) {
-    let hops: BTreeSet<&Hop> = federations.iter().flat_map(|f| &f.hops).collect();
+/// A Mermaid `flowchart` of `hops` (each one edge), in the order of the hops.
+fn mermaid_of(hops: &HopSet) -> String {
+    let hops: BTreeSet<&Hop> = hops.iter().collect();
     let nodes: BTreeSet<&str> = hops
         .iter()
         .flat_map(|h| [h.from.as_str(), h.to.as_str()])
@@ -224,26 +224,30 @@ fn mermaid_of(federations: &[&Drawn]) -> (String, usize) {
             ids[hop.to.as_str()]
         );
     }
-    (out, hops.len())
+    out
 }
 
-/// What the summary shows of one federation, computed once however many pages list it: its
-/// table cells (name, source, method, target; labels through [`md_cell`]) and its chain.
-struct Drawn {
+/// The distinct hops of a page's chains.
+type HopSet = std::collections::HashSet<Hop, foldhash::fast::FixedState>;
+
+/// A federation as the summary's tables show it, computed once however many pages list it: its
+/// table cells (name, source, method, target; labels through [`md_cell`]). Its chain is
+/// computed page by page, and let go with the page.
+struct Drawn<'a> {
+    federation: &'a Federation,
     cells: [String; 4],
-    hops: Vec<Hop>,
 }
 
-impl Drawn {
-    fn of(spec: &Spec, f: &Federation) -> Self {
+impl<'a> Drawn<'a> {
+    fn of(f: &'a Federation) -> Self {
         Drawn {
+            federation: f,
             cells: [
                 f.name.clone(),
                 md_cell(&source_label(&f.source)),
                 method_label(&f.method).to_owned(),
                 md_cell(&target_label(&f.target)),
             ],
-            hops: chain(spec, f),
         }
     }
 }
@@ -415,7 +419,7 @@ fn md_cell(text: &str) -> String {
 /// through [`md_cell`]; names and paths are validated (DNS labels, role names), and none holds a
 /// line break. Reserves room for the rows and `then` more bytes (what follows the table).
 fn table_rows(
-    federations: &[&Drawn],
+    federations: &[&Drawn<'_>],
     by_federation: &FilesOf<'_>,
     link_prefix: &str,
     keep: &dyn Fn(&str) -> bool,
@@ -537,22 +541,20 @@ impl Page {
     }
 }
 
-/// The trust-chain section of a page: the chart, or why it is left out. Hops are counted first,
-/// so that a chart over Mermaid's edge limit (an organisation's account or cluster page) is
-/// never drawn only to be left out.
-fn chart_section(federations: &[&Drawn], out: &mut String) {
+/// The trust-chain section of a page: the chart of `hops`, or why it is left out. Hops are
+/// counted first, so that a chart over Mermaid's edge limit (an organisation's account or
+/// cluster page) is never drawn only to be left out.
+fn chart_section(hops: &HopSet, out: &mut String) {
     out.push_str("\n## Trust chain\n\n");
-    let hops: std::collections::HashSet<&Hop, foldhash::fast::FixedState> =
-        federations.iter().flat_map(|f| &f.hops).collect();
-    if hops.len() > MERMAID_MAX_EDGES {
+    let edges = hops.len();
+    if edges > MERMAID_MAX_EDGES {
         let _ = writeln!(
             out,
-            "Not drawn: {} hops, more than Mermaid renders ({MERMAID_MAX_EDGES} edges). `crossfed explain FEDERATION` prints one federation's chain.",
-            hops.len()
+            "Not drawn: {edges} hops, more than Mermaid renders ({MERMAID_MAX_EDGES} edges). `crossfed explain FEDERATION` prints one federation's chain."
         );
         return;
     }
-    let (chart, edges) = mermaid_of(federations);
+    let chart = mermaid_of(hops);
     if chart.len() > MERMAID_MAX_TEXT {
         let _ = writeln!(
             out,
@@ -564,6 +566,14 @@ fn chart_section(federations: &[&Drawn], out: &mut String) {
         out.push_str(&chart);
         out.push_str("```\n");
     }
+}
+
+/// The distinct hops of the chains of `federations`.
+fn hops_of(spec: &Spec, federations: &[&Drawn<'_>]) -> HopSet {
+    federations
+        .iter()
+        .flat_map(|f| chain(spec, f.federation))
+        .collect()
 }
 
 /// The summary: `README.md`, and with [`PAGED_FROM`] federations or more a page per account,
@@ -606,21 +616,18 @@ pub fn render(
         },
     )?;
     if spec.federations.len() < PAGED_FROM {
-        let drawn: Vec<Drawn> = spec
-            .federations
-            .iter()
-            .map(|f| Drawn::of(spec, f))
-            .collect();
+        let drawn: Vec<Drawn> = spec.federations.iter().map(Drawn::of).collect();
         let all: Vec<&Drawn> = drawn.iter().collect();
         index.push_str(TABLE_HEAD);
         table_rows(&all, &by_federation, "", &|_| true, &mut index, tail.len());
-        chart_section(&all, &mut index);
+        chart_section(&hops_of(spec, &all), &mut index);
         index.push_str(&tail);
         out.insert(PATH.to_owned(), PlannedFile::data(index, &BTreeSet::new()));
         return Ok(out);
     }
-    // Each federation is listed on one or two pages: drawn once, side by side.
-    let drawn = crate::par::map(&spec.federations, 200, |f| Drawn::of(spec, f));
+    // Each federation is listed on one or two pages: its cells are drawn once, side by side.
+    let federations: Vec<&Federation> = spec.federations.iter().collect();
+    let drawn = crate::par::map(&federations, 200, |f| Drawn::of(f));
     let mut pages: BTreeMap<Page, Vec<&Drawn>> = BTreeMap::new();
     for (f, drawn) in spec.federations.iter().zip(&drawn) {
         for page in Page::of(spec, f) {
@@ -663,7 +670,7 @@ pub fn render(
             None => !path.starts_with("kubernetes/"),
         };
         table_rows(federations, &by_federation, "../../", &keep, &mut text, 0);
-        chart_section(federations, &mut text);
+        chart_section(&hops_of(spec, federations), &mut text);
         (page.path(), PlannedFile::data(text, &BTreeSet::new()))
     });
     out.extend(drawn);
@@ -818,47 +825,37 @@ pub fn explain(plan: &Plan, name: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Drawn, Hop, chart_section, md_cell, mermaid_label};
+    use super::{Hop, HopSet, chart_section, md_cell, mermaid_label};
 
-    /// A federation whose chain is `hops` hops, each with a label of `label_len` characters.
-    fn drawn(name: usize, hops: usize, label_len: usize) -> Drawn {
-        Drawn {
-            cells: [
-                name.to_string(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ],
-            hops: (0..hops)
-                .map(|i| Hop {
-                    from: format!("{name}-{i}"),
-                    to: format!("{name}-{}", i + 1),
+    /// `chains` chains of `hops` hops each, every hop with a label of `label_len` characters.
+    fn hops(chains: usize, hops: usize, label_len: usize) -> HopSet {
+        (0..chains)
+            .flat_map(|chain| {
+                (0..hops).map(move |i| Hop {
+                    from: format!("{chain}-{i}"),
+                    to: format!("{chain}-{}", i + 1),
                     how: "x".repeat(label_len),
                 })
-                .collect(),
-        }
+            })
+            .collect()
     }
 
-    fn section(federations: &[Drawn]) -> String {
+    fn section(hops: &HopSet) -> String {
         let mut out = String::new();
-        chart_section(&federations.iter().collect::<Vec<_>>(), &mut out);
+        chart_section(hops, &mut out);
         out
     }
 
     #[test]
     fn a_chart_is_drawn_within_mermaids_limits_and_replaced_by_a_sentence_beyond() {
-        let small = section(&[drawn(0, 2, 10), drawn(0, 2, 10), drawn(1, 1, 10)]);
-        assert!(small.contains("```mermaid\nflowchart LR\n"), "{small}");
-        // Repeated hops are one edge: 500 distinct ones are drawn, 501 are not.
-        let limit: Vec<Drawn> = (0..250).map(|n| drawn(n, 2, 1)).collect();
-        assert!(section(&limit).contains("```mermaid"));
-        let over: Vec<Drawn> = (0..167).map(|n| drawn(n, 3, 1)).collect();
+        assert!(section(&hops(2, 2, 10)).contains("```mermaid\nflowchart LR\n"));
+        assert!(section(&hops(250, 2, 1)).contains("```mermaid"));
+        let over = section(&hops(167, 3, 1));
         assert!(
-            section(&over).contains("Not drawn: 501 hops, more than Mermaid renders (500 edges)."),
-            "{}",
-            section(&over)
+            over.contains("Not drawn: 501 hops, more than Mermaid renders (500 edges)."),
+            "{over}"
         );
-        let long = section(&[drawn(0, 10, 6_000)]);
+        let long = section(&hops(1, 10, 6_000));
         assert!(
             long.starts_with("\n## Trust chain\n\nNot drawn: 10 hops (")
                 && long.contains(
