@@ -82,25 +82,6 @@ pub(crate) fn map_on<T: Sync, R: Send>(
     results.into_iter().map(|(_, r)| r).collect()
 }
 
-/// `f` on every item, in place, on up to [`cores`] threads that take the next item as they
-/// finish one; on this thread alone when there are fewer than `per_thread` items per thread.
-pub(crate) fn each_mut<T: Send>(items: &mut [T], per_thread: usize, f: impl Fn(&mut T) + Sync) {
-    let threads = threads_for(items.len(), per_thread);
-    if threads <= 1 {
-        items.iter_mut().for_each(f);
-        return;
-    }
-    let items: Vec<std::sync::Mutex<&mut T>> =
-        items.iter_mut().map(std::sync::Mutex::new).collect();
-    map_on(threads, &items, |item| {
-        // Each item is taken by one thread only: the lock is never contended, and a panic
-        // (which would poison it) is passed on by `map_on`.
-        if let Ok(mut item) = item.lock() {
-            f(&mut item);
-        }
-    });
-}
-
 /// The result of a scoped thread, its panic passed on as the caller's.
 pub(crate) fn wait<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
     handle
@@ -133,15 +114,6 @@ mod tests {
             assert_eq!(map(&items, per_thread, |i| i * i), squares);
         }
         assert!(map(&Vec::<usize>::new(), 1, |i| *i).is_empty());
-    }
-
-    #[test]
-    fn each_mut_reaches_every_item_once_on_one_thread_or_several() {
-        for per_thread in [1, 10_000] {
-            let mut items: Vec<usize> = (0..1000).collect();
-            each_mut(&mut items, per_thread, |i| *i *= 2);
-            assert_eq!(items, (0..1000).map(|i| i * 2).collect::<Vec<_>>());
-        }
     }
 
     #[test]

@@ -222,7 +222,7 @@ pub fn render_with<'g>(
     }
     let mut files: FilePlan = all.into_iter().collect();
     // The summary lists every other file, so it comes last.
-    let mut part = summary::render(plan, &header, revocations(), &files)?;
+    let mut part = summary::render(plan, &header, revocations(), &files, each_part)?;
     if let Some(path) = part.keys().find(|path| files.contains_key(*path)) {
         return Err(RenderError::PathCollision {
             first: path.clone(),
@@ -231,15 +231,6 @@ pub fn render_with<'g>(
     }
     refuse_case_collisions(&[&files, &part])?;
     numbered(&mut part, summary);
-    // An organisation's summary is hundreds of pages and megabytes: handed on page by page, side
-    // by side.
-    let mut pages: Vec<FilePlan> = part
-        .into_iter()
-        .map(|(path, page)| FilePlan::from([(path, page)]))
-        .collect();
-    crate::par::each_mut(&mut pages, 8, each_part);
-    // One merge (`append` of a map rebuilds the whole tree: once, not once per page).
-    let mut part: FilePlan = pages.into_iter().flatten().collect();
     files.append(&mut part);
     Ok(files)
 }
@@ -268,7 +259,7 @@ pub fn render_parts(
             // The summary reads only the paths and federations of the files, and the files it
             // adds (and the manifest) serve no federation and are not looked up: the whole tree
             // gives what the tree without them gave.
-            summary::render(plan, &header, revocations, files)?
+            summary::render(plan, &header, revocations, files, &|_| {})?
         } else {
             let mut part = FilePlan::new();
             if let Some(job) = jobs.get(number) {

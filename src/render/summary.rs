@@ -577,7 +577,8 @@ fn hops_of(spec: &Spec, federations: &[&Drawn<'_>]) -> HopSet {
 }
 
 /// The summary: `README.md`, and with [`PAGED_FROM`] federations or more a page per account,
-/// project and cluster.
+/// project and cluster. Each page is handed to `each_page` (as a one-file part, see
+/// [`super::render_with`]) on the thread that drew it: an organisation's pages are megabytes.
 ///
 /// # Errors
 /// On a template bug.
@@ -586,6 +587,7 @@ pub fn render(
     header: &Header,
     revocations: &Grants,
     files: &FilePlan,
+    each_page: &(dyn Fn(&mut FilePlan) + Sync),
 ) -> Result<FilePlan, RenderError> {
     let spec = &plan.spec;
     let accepted = spec
@@ -623,6 +625,7 @@ pub fn render(
         chart_section(&hops_of(spec, &all), &mut index);
         index.push_str(&tail);
         out.insert(PATH.to_owned(), PlannedFile::data(index, &BTreeSet::new()));
+        each_page(&mut out);
         return Ok(out);
     }
     // Each federation is listed on one or two pages: its cells are drawn once, side by side.
@@ -650,6 +653,7 @@ pub fn render(
     }
     index.push_str(&tail);
     out.insert(PATH.to_owned(), PlannedFile::data(index, &BTreeSet::new()));
+    each_page(&mut out);
     // Pages are independent, and an organisation has hundreds: drawn side by side.
     let pages: Vec<(Page, Vec<&Drawn>)> = pages.into_iter().collect();
     let drawn = crate::par::map(&pages, 8, |(page, federations)| {
@@ -671,9 +675,11 @@ pub fn render(
         };
         table_rows(federations, &by_federation, "../../", &keep, &mut text, 0);
         chart_section(&hops_of(spec, federations), &mut text);
-        (page.path(), PlannedFile::data(text, &BTreeSet::new()))
+        let mut page = FilePlan::from([(page.path(), PlannedFile::data(text, &BTreeSet::new()))]);
+        each_page(&mut page);
+        page
     });
-    out.extend(drawn);
+    out.extend(drawn.into_iter().flatten());
     Ok(out)
 }
 

@@ -36,11 +36,10 @@ pub fn check(plan: &Plan) -> Vec<Diagnostic> {
         || workloads(plan),
     );
     // Each workload's reach is its own: a large spec's are split over the cores.
-    let workloads: Vec<&Workload<'_>> = workloads.iter().collect();
     let threads = crate::par::threads_for(workloads.len(), 1000);
     let size = workloads.len().div_ceil(threads).max(1);
     // One part (a small spec) runs on this thread: starting one costs more than the check.
-    let parts: Vec<&[&Workload<'_>]> = workloads.chunks(size).collect();
+    let parts: Vec<&[Workload<'_>]> = workloads.chunks(size).collect();
     let mut found: Vec<(usize, Diagnostic)> =
         crate::par::map(&parts, 1, |part| unreached_grants(&graph, part))
             .into_iter()
@@ -83,7 +82,7 @@ fn workloads(plan: &Plan) -> Vec<Workload<'_>> {
 }
 
 /// What each of `workloads` reaches and was not granted, with its federation's position.
-fn unreached_grants(graph: &Graph<'_>, workloads: &[&Workload<'_>]) -> Vec<(usize, Diagnostic)> {
+fn unreached_grants(graph: &Graph<'_>, workloads: &[Workload<'_>]) -> Vec<(usize, Diagnostic)> {
     let mut found = Vec::new();
     let mut searcher = graph.searcher();
     for workload in workloads {
