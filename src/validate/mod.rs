@@ -70,18 +70,20 @@ fn run(file: &str, source: &str, notes: bool) -> Result<(Plan, Report), Report> 
     // deserialized spec is dropped when the schema finds a problem.)
     let (mut diagnostics, raw) = crate::par::join(
         large,
-        || schema::check(&value),
+        || {
+            let mut diagnostics = schema::check(&value);
+            if diagnostics.is_empty() {
+                // JSON Schema counts `1.0` as an integer; no field of the spec takes a fraction.
+                decimal_numbers(&value, &mut String::new(), &mut diagnostics);
+            }
+            diagnostics
+        },
         || RawSpec::deserialize(&value),
     );
-    if diagnostics.is_empty() {
-        // JSON Schema counts `1.0` as an integer; no field of the spec takes a fraction.
-        decimal_numbers(&value, &mut String::new(), &mut diagnostics);
-    }
     if !diagnostics.is_empty() {
         beyond_schema_errors(&value, &mut diagnostics);
         return Err(report(diagnostics));
     }
-    drop(value);
     let raw: RawSpec = match raw {
         Ok(raw) => raw,
         // The schema is derived from RawSpec, so this is our bug, not the user's.
@@ -97,13 +99,17 @@ fn run(file: &str, source: &str, notes: bool) -> Result<(Plan, Report), Report> 
             return Err(report(vec![d]));
         }
     };
-    let spec = semantic::check(&raw, &mut diagnostics);
-    // The raw spec is as large as the model; the plan is built without it.
-    drop(raw);
+    // The value is no longer needed: freed beside the semantic checks, off their path.
+    let (spec, ()) = crate::par::join(
+        large,
+        || semantic::check(&raw, &mut diagnostics),
+        move || drop(value),
+    );
     match spec {
         Some(spec) if diagnostics.is_empty() => {
             // Limits of the grouped artifacts (policy sizes, ...): a spec that validates renders.
-            let plan = plan::build(spec);
+            // The raw spec is as large as the model; the plan is built without it, freed beside.
+            let (plan, ()) = crate::par::join(large, || plan::build(spec), move || drop(raw));
             let findings = plan_findings(&plan);
             if findings.iter().any(|d| d.severity == Severity::Error) {
                 Err(report(findings))

@@ -35,9 +35,20 @@ pub fn check(raw: &RawSpec, diags: &mut Vec<Diagnostic>) -> Option<Spec> {
     let before = diags.len();
     let mut c = Checker::new(diags);
 
-    let inventory = Inventory::build(&mut c, raw);
-    federation::check_names(&mut c, &raw.federations);
-    paths::check(&mut c, raw);
+    // The names and paths checks do not need the inventory: beside it, for a large spec.
+    let mut beside = Vec::new();
+    let (inventory, ()) = crate::par::join(
+        raw.federations.len() >= crate::par::MANY_FEDERATIONS,
+        || Inventory::build(&mut c, raw),
+        || {
+            let mut c = Checker::new(&mut beside);
+            federation::check_names(&mut c, &raw.federations);
+            paths::check(&mut c, raw);
+        },
+    );
+    for d in beside {
+        c.push(d);
+    }
     let mut federations = resolve_federations(&mut c, &inventory, &raw.federations);
     let shards = shard::split(
         &mut federations,
