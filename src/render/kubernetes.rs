@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 use super::templates::scripts;
-use super::{FilePlan, Header, PlannedFile, credential_process_profile, to_json, to_yaml};
+use super::{FilePlan, Header, PlannedFile, credential_process_profile, to_json, to_yaml, yaml};
 use crate::model::{Federation, Method, ProviderKind, Source, Target, TokenDelivery, WorkloadKind};
 use crate::plan::Plan;
 use crate::plan::gcp::GCP_TOKEN_DIR;
@@ -82,68 +82,74 @@ fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
     )
 }
 
+/// A federation's pod spec: `serviceAccountName` and the pod fragment, and its YAML written once
+/// for every patch that holds it (an organisation's tree holds tens of thousands of patches, two
+/// or more per federation).
+struct PodSpec {
+    map: serde_json::Map<String, Value>,
+    /// `None` when the spec is not this emitter's to write as a block (see [`yaml::Block`]).
+    block: Option<yaml::Block>,
+}
+
+impl PodSpec {
+    fn new(service_account: &str, pod: serde_json::Map<String, Value>) -> Self {
+        let mut map = serde_json::Map::new();
+        map.insert("serviceAccountName".to_owned(), json!(service_account));
+        map.extend(pod);
+        let block = yaml::Block::of(&map);
+        PodSpec { map, block }
+    }
+}
+
 /// A strategic-merge patch of the given shape, as YAML after `header`.
-fn patch(
-    header: &Header,
-    shape: Shape,
-    name: &str,
-    service_account: &str,
-    pod: &mut serde_json::Map<String, Value>,
-) -> String {
+fn patch(header: &Header, shape: Shape, name: &str, pod: &PodSpec) -> String {
     let (api_version, kind) = match shape {
         Shape::Deployment => ("apps/v1", "Deployment"),
         Shape::CronJob => ("batch/v1", "CronJob"),
     };
-    patch_of(
-        header,
-        shape,
-        (api_version, kind),
-        name,
-        service_account,
-        pod,
-    )
+    patch_of(header, shape, (api_version, kind), name, pod)
 }
 
 /// A strategic-merge patch of the given shape, for a workload of `api_version` and `kind`, as
-/// YAML after `header`. The pod fragment is moved into the patch and back out once it is
-/// written, not copied: a federation's fragment goes into two or more patches, and an
-/// organisation's tree holds tens of thousands.
+/// YAML after `header`, with the pod spec's block spliced in (or, without one, the spec itself).
 fn patch_of(
     header: &Header,
     shape: Shape,
     (api_version, kind): (&str, &str),
     name: &str,
-    service_account: &str,
-    pod: &mut serde_json::Map<String, Value>,
+    pod: &PodSpec,
 ) -> String {
-    let mut spec = serde_json::Map::new();
-    spec.insert("serviceAccountName".to_owned(), json!(service_account));
-    spec.extend(std::mem::take(pod));
-    let template = object([("template", object([("spec", Value::Object(spec))]))]);
-    let spec = match shape {
-        Shape::Deployment => template,
-        Shape::CronJob => object([("jobTemplate", object([("spec", template)]))]),
+    let envelope = |pod_spec: Value| {
+        let template = object([("template", object([("spec", pod_spec)]))]);
+        let spec = match shape {
+            Shape::Deployment => template,
+            Shape::CronJob => object([("jobTemplate", object([("spec", template)]))]),
+        };
+        object([
+            ("apiVersion", json!(api_version)),
+            ("kind", json!(kind)),
+            ("metadata", json!({"name": name})),
+            ("spec", spec),
+        ])
     };
-    let mut patch = object([
-        ("apiVersion", json!(api_version)),
-        ("kind", json!(kind)),
-        ("metadata", json!({"name": name})),
-        ("spec", spec),
-    ]);
-    let text = to_yaml(header, std::slice::from_ref(&patch));
-    let to_pod: &[&str] = match shape {
-        Shape::Deployment => &["spec", "template", "spec"],
-        Shape::CronJob => &["spec", "jobTemplate", "spec", "template", "spec"],
-    };
-    let mut node = &mut patch;
-    for key in to_pod {
-        node = &mut node[*key];
+    if let Some(block) = &pod.block {
+        let patch = envelope(Value::Object(serde_json::Map::new()));
+        let to_pod: &[&str] = match shape {
+            Shape::Deployment => &["spec", "template", "spec"],
+            Shape::CronJob => &["spec", "jobTemplate", "spec", "template", "spec"],
+        };
+        let hole = to_pod.iter().fold(&patch, |node, key| &node[*key]);
+        let mut text = header.hash();
+        text.reserve(block.len() + 256);
+        if yaml::write_with(&patch, hole, block, &mut text) {
+            return text;
+        }
     }
-    if let Value::Object(spec) = node.take() {
-        // Back without `serviceAccountName`, in its order.
-        *pod = spec.into_iter().skip(1).collect();
-    }
-    text
+    // Without a block, or when the rest of the patch is serde-saphyr's to write.
+    to_yaml(
+        header,
+        std::slice::from_ref(&envelope(Value::Object(pod.map.clone()))),
+    )
 }
 
 fn app_containers(containers: &[String], env: &[Value], mounts: &[Value]) -> Value {
@@ -385,9 +391,10 @@ fn render_federation(
         );
         resources.push(file);
     }
-    let Some(Value::Object(mut pod)) = pod_fragment(aws_federations, f, config_name) else {
+    let Some(Value::Object(pod)) = pod_fragment(aws_federations, f, config_name) else {
         return;
     };
+    let pod = PodSpec::new(ksa, pod);
     for (shape, file, kind, example) in [
         (
             Shape::Deployment,
@@ -411,10 +418,10 @@ fn render_federation(
         };
         files.insert(
             format!("{dir}/{file}"),
-            PlannedFile::data(patch(&patch_header, shape, ksa, ksa, &mut pod), [&f.name]),
+            PlannedFile::data(patch(&patch_header, shape, ksa, &pod), [&f.name]),
         );
     }
-    component(header, dir, ksa, f, &mut pod, files);
+    component(header, dir, f, &pod, files);
 }
 
 /// The Kustomize Component of federation `f` when its spec names the workloads it patches:
@@ -422,14 +429,7 @@ fn render_federation(
 /// group, version, kind and name. An application's kustomization lists the directory under
 /// `components:` from wherever it lives: a component is a kustomization root of its own, so
 /// kustomize's load restrictor is satisfied.
-fn component(
-    header: &Header,
-    dir: &str,
-    ksa: &str,
-    f: &Federation,
-    pod: &mut serde_json::Map<String, Value>,
-    files: &mut FilePlan,
-) {
+fn component(header: &Header, dir: &str, f: &Federation, pod: &PodSpec, files: &mut FilePlan) {
     let Source::Kubernetes { workloads, .. } = &f.source else {
         return;
     };
@@ -448,7 +448,7 @@ fn component(
         files.insert(
             format!("{folder}/{file}"),
             PlannedFile::data(
-                patch_of(header, shape, (&api_version, kind.as_str()), name, ksa, pod),
+                patch_of(header, shape, (&api_version, kind.as_str()), name, pod),
                 [&f.name],
             ),
         );

@@ -61,11 +61,75 @@ pub fn to_string(value: &Value) -> String {
 /// emitter leaves to it).
 pub fn write(value: &Value, out: &mut String) {
     let start = out.len();
-    let mut emitter = Emitter { out: &mut *out };
+    let mut emitter = Emitter {
+        out: &mut *out,
+        splice: None,
+    };
     if emitter.node(value, Place::Root).is_err() {
         out.truncate(start);
         out.push_str(&saphyr(value));
     }
+}
+
+/// A non-empty mapping's YAML, written once and placed under keys at any depth (see
+/// [`write_with`]): a federation's pod spec goes into several patches, each at its own depth.
+///
+/// What this emitter writes for a node does not depend on the node's column: a block scalar's
+/// lines sit one level past their key or dash, folding counts the characters of the text alone,
+/// and the only empty lines (in block scalars) carry no indentation. A mapping's lines at the
+/// root, every non-empty one moved right by the depth's indentation, are therefore the lines it
+/// gets at that depth. (An empty mapping is the exception: `{}` stays on its key's line.)
+#[derive(Debug)]
+pub struct Block {
+    /// The mapping's lines at the root.
+    text: String,
+}
+
+impl Block {
+    /// `map` as a block; `None` when it is empty or this emitter would hand it to serde-saphyr.
+    #[must_use]
+    pub fn of(map: &Map<String, Value>) -> Option<Block> {
+        if map.is_empty() {
+            return None;
+        }
+        let mut text = String::new();
+        let mut emitter = Emitter {
+            out: &mut text,
+            splice: None,
+        };
+        emitter.mapping(map, Place::Root).ok()?;
+        Some(Block { text })
+    }
+
+    /// How long the block's text is, to size a buffer.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// Whether the block's text is empty (never, for a block [`Block::of`] made).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+}
+
+/// Appends `value` as YAML to `out` as [`write`] does, with `block` written in place of the node
+/// `hole`, a reference into `value` to a mapping held under a key (its content is not read):
+/// what [`write`] gives for `value` with `block`'s mapping at `hole`. `false`, with nothing
+/// appended, when the rest of `value` is not this emitter's to write (see the module docs).
+#[must_use]
+pub fn write_with(value: &Value, hole: &Value, block: &Block, out: &mut String) -> bool {
+    let start = out.len();
+    let mut emitter = Emitter {
+        out: &mut *out,
+        splice: Some((hole, block)),
+    };
+    if emitter.node(value, Place::Root).is_err() {
+        out.truncate(start);
+        return false;
+    }
+    true
 }
 
 /// How many scalars (keys included) of `value` [`write`] formats itself, and how many it hands
@@ -283,10 +347,17 @@ fn saphyr<T: serde::Serialize>(value: &T) -> String {
 /// Writes one document into `out`.
 struct Emitter<'o> {
     out: &'o mut String,
+    /// A node written as a [`Block`] instead of from its content (see [`write_with`]).
+    splice: Option<(&'o Value, &'o Block)>,
 }
 
 impl Emitter<'_> {
     fn node(&mut self, value: &Value, place: Place) -> Result<(), Unsupported> {
+        if let Some((hole, block)) = self.splice
+            && std::ptr::eq(value, hole)
+        {
+            return self.block(block, place);
+        }
         match value {
             Value::Null => self.scalar("null", place),
             Value::Bool(b) => self.scalar(if *b { "true" } else { "false" }, place),
@@ -294,6 +365,21 @@ impl Emitter<'_> {
             Value::String(s) => self.string(s, place)?,
             Value::Array(items) => self.sequence(items, place)?,
             Value::Object(map) => self.mapping(map, place)?,
+        }
+        Ok(())
+    }
+
+    /// A [`Block`] under a key: its lines, every non-empty one moved to the mapping's column.
+    fn block(&mut self, block: &Block, place: Place) -> Result<(), Unsupported> {
+        let Place::Value { depth } = place else {
+            return Err(Unsupported);
+        };
+        self.out.push('\n');
+        for line in block.text.split_inclusive('\n') {
+            if line != "\n" {
+                push_spaces(self.out, (depth + 1) * INDENT);
+            }
+            self.out.push_str(line);
         }
         Ok(())
     }
@@ -554,7 +640,7 @@ mod tests {
     use proptest::test_runner::{Config, TestRunner};
     use serde_json::{Value, json};
 
-    use super::{Coverage, coverage, to_string};
+    use super::{Block, Coverage, coverage, to_string, write_with};
 
     /// serde-saphyr's output, the reference.
     fn reference(value: &Value) -> String {
@@ -1093,5 +1179,56 @@ mod tests {
                 Ok(())
             })
             .unwrap();
+    }
+
+    /// `inner` under `keys` (outermost first), each level with `siblings` before and after it.
+    fn nested(inner: Value, keys: &[String], siblings: &[(String, Value)]) -> Value {
+        keys.iter().rev().fold(inner, |inner, key| {
+            let mut map = serde_json::Map::new();
+            for (k, v) in siblings {
+                map.insert(format!("{k}-before"), v.clone());
+            }
+            map.insert(key.clone(), inner);
+            for (k, v) in siblings {
+                map.insert(format!("{k}-after"), v.clone());
+            }
+            Value::Object(map)
+        })
+    }
+
+    #[test]
+    fn a_block_written_at_any_depth_is_the_mapping_written_there() {
+        let mut config = Config::with_cases(1000);
+        config.failure_persistence = None;
+        let mapping = prop::collection::vec((nasty_string(), value()), 1..4)
+            .prop_map(|entries| entries.into_iter().collect::<serde_json::Map<_, _>>());
+        let keys = prop::collection::vec("[a-z]{1,8}", 1..5);
+        let siblings = prop::collection::vec(("[a-z]{1,5}", value()), 0..2);
+        TestRunner::new(config)
+            .run(&(mapping, keys, siblings), |(map, keys, siblings)| {
+                let whole = nested(Value::Object(map.clone()), &keys, &siblings);
+                let expected = to_string(&whole);
+                let shell = nested(Value::Object(serde_json::Map::new()), &keys, &siblings);
+                let hole = keys.iter().fold(&shell, |node, key| &node[key.as_str()]);
+                let mut text = String::new();
+                match Block::of(&map) {
+                    Some(block) if write_with(&shell, hole, &block, &mut text) => {
+                        prop_assert_eq!(text, expected);
+                    }
+                    // Only what goes to serde-saphyr whole has no block or no splice.
+                    _ => {
+                        prop_assert!(text.is_empty());
+                        prop_assert_eq!(expected, reference(&whole));
+                        prop_assert!(coverage(&whole).delegated > 0);
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn an_empty_mapping_is_no_block() {
+        assert!(Block::of(&serde_json::Map::new()).is_none());
     }
 }
