@@ -40,6 +40,17 @@ pub(crate) fn join<A, B: Send>(
     })
 }
 
+/// Drops `value` on a thread of its own when `worth` is true, so that freeing a large structure
+/// is off the caller's path. The process may end before the thread does: its memory is returned
+/// all the same.
+pub(crate) fn drop_aside<T: Send + 'static>(worth: bool, value: T) {
+    if worth && cores() > 1 {
+        std::thread::spawn(move || drop(value));
+    } else {
+        drop(value);
+    }
+}
+
 /// `f` of every item, in the items' order, on up to [`cores`] threads that take the next item as
 /// they finish one (items of uneven cost stay balanced); on this thread alone when there are
 /// fewer than `per_thread` items per thread to share.
@@ -104,6 +115,25 @@ mod tests {
     #[should_panic(expected = "from the thread")]
     fn a_panic_on_the_thread_is_the_callers() {
         join(true, || (), || panic!("from the thread"));
+    }
+
+    #[test]
+    fn a_value_dropped_aside_is_dropped_either_way() {
+        struct Signal(std::sync::mpsc::Sender<()>);
+        impl Drop for Signal {
+            fn drop(&mut self) {
+                let _ = self.0.send(());
+            }
+        }
+        for worth in [false, true] {
+            let (sender, receiver) = std::sync::mpsc::channel();
+            drop_aside(worth, Signal(sender));
+            assert!(
+                receiver
+                    .recv_timeout(std::time::Duration::from_secs(10))
+                    .is_ok()
+            );
+        }
     }
 
     #[test]
