@@ -83,7 +83,7 @@ fn checked(
     };
     // The schema check and deserialization both only read the value: side by side. (The
     // deserialized spec is dropped when the schema finds a problem.)
-    let (mut diagnostics, raw) = crate::par::join(
+    let (mut diagnostics, (raw, decimals)) = crate::par::join(
         large,
         || schema::check(&value),
         || {
@@ -94,7 +94,6 @@ fn checked(
             (RawSpec::deserialize(&value), decimals)
         },
     );
-    let (raw, decimals) = raw;
     if diagnostics.is_empty() {
         diagnostics = decimals;
     }
