@@ -568,3 +568,45 @@ pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan, share: (usize,
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pod spec with a block and the same spec without one: both paths of [`patch_of`].
+    fn both(pod: &Value) -> (PodSpec, PodSpec) {
+        let Value::Object(pod) = pod.clone() else {
+            unreachable!("a pod fragment is a mapping")
+        };
+        let spliced = PodSpec::new("reader", pod);
+        assert!(spliced.block.is_some());
+        let whole = PodSpec {
+            map: spliced.map.clone(),
+            block: None,
+        };
+        (spliced, whole)
+    }
+
+    #[test]
+    fn a_spliced_patch_is_the_patch_written_whole() {
+        let header = Header::new("crossfed.yaml");
+        let pod = json!({
+            "initContainers": [{
+                "name": "sidecar",
+                "command": ["/bin/sh", "-c", "set -eu\n\nwhile true; do\n  sleep 60\ndone\n"],
+                "args": ["a long argument that is well over eighty characters, so that the emitter folds it into lines"],
+            }],
+            "containers": [{"name": "app", "env": [{"name": "AWS_REGION", "value": "eu-west-1"}]}],
+            "volumes": [{"name": "token", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}],
+        });
+        let (spliced, whole) = both(&pod);
+        for (shape, kind) in [
+            (Shape::Deployment, ("apps/v1", "Deployment")),
+            (Shape::CronJob, ("batch/v1", "CronJob")),
+        ] {
+            let text = patch_of(&header, shape, kind, "reader", &spliced);
+            assert_eq!(text, patch_of(&header, shape, kind, "reader", &whole));
+            assert!(text.contains("      serviceAccountName: reader\n"));
+        }
+    }
+}
