@@ -361,13 +361,11 @@ fn finish_roles(spec: &Spec, account: &mut AccountPlan) {
             });
         }
         role.statements.sort_by(|a, b| a.sid.cmp(&b.sid));
-        // Pretty JSON and a newline, as `render::to_json` writes every JSON file (through a
-        // byte buffer: `format!("{:#}")` goes through the formatting machinery, token by token).
-        let mut policy = Vec::with_capacity(1024);
-        serde_json::to_writer_pretty(&mut policy, &trust_policy(role))
-            .expect("a JSON value serializes");
-        policy.push(b'\n');
-        role.policy = String::from_utf8(policy).expect("serde_json writes UTF-8");
+        // Pretty JSON and a newline, as `render::to_json` writes every JSON file (the plan sits
+        // below the renderers, so it does not call it).
+        role.policy = serde_json::to_string_pretty(&trust_policy(role))
+            .expect("a JSON value serializes")
+            + "\n";
     }
 }
 

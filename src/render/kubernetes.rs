@@ -71,6 +71,16 @@ enum Shape {
     CronJob,
 }
 
+impl Shape {
+    /// The keys from a workload of this shape down to its pod spec.
+    fn pod_path(self) -> &'static [&'static str] {
+        match self {
+            Shape::Deployment => &["spec", "template", "spec"],
+            Shape::CronJob => &["spec", "jobTemplate", "spec", "template", "spec"],
+        }
+    }
+}
+
 /// A JSON object with `entries` in order. Unlike `json!`, which copies every interpolated value
 /// through serde, this moves them: the pod fragments are the bulk of a large tree.
 fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
@@ -119,25 +129,21 @@ fn patch_of(
     name: &str,
     pod: &PodSpec,
 ) -> String {
+    let to_pod = shape.pod_path();
     let envelope = |pod_spec: Value| {
-        let template = object([("template", object([("spec", pod_spec)]))]);
-        let spec = match shape {
-            Shape::Deployment => template,
-            Shape::CronJob => object([("jobTemplate", object([("spec", template)]))]),
-        };
+        let spec = to_pod[1..]
+            .iter()
+            .rev()
+            .fold(pod_spec, |inner, key| object([(*key, inner)]));
         object([
             ("apiVersion", json!(api_version)),
             ("kind", json!(kind)),
             ("metadata", json!({"name": name})),
-            ("spec", spec),
+            (to_pod[0], spec),
         ])
     };
     if let Some(block) = &pod.block {
         let patch = envelope(Value::Object(serde_json::Map::new()));
-        let to_pod: &[&str] = match shape {
-            Shape::Deployment => &["spec", "template", "spec"],
-            Shape::CronJob => &["spec", "jobTemplate", "spec", "template", "spec"],
-        };
         let hole = to_pod.iter().fold(&patch, |node, key| &node[*key]);
         let mut text = header.hash();
         text.reserve(block.len() + 256);
