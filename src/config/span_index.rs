@@ -57,9 +57,10 @@ enum Children {
     Mapping(Vec<(String, Node)>),
 }
 
-fn pos(span: &Span) -> Pos {
+/// Where `span` starts, in a text whose first `lines` lines were cut off before parsing.
+fn pos(span: &Span, lines: usize) -> Pos {
     Pos {
-        line: span.start.line(),
+        line: span.start.line() + lines,
         column: span.start.col() + 1,
     }
 }
@@ -133,8 +134,8 @@ impl SpanIndex {
 
 /// The spec's value and, with `spans`, its span index, from one parse (without `spans` the
 /// index is empty); `None` when the text needs serde-saphyr (see the module docs). A large
-/// source is parsed on a second thread, which hands the events over in batches while this one
-/// builds the value.
+/// source is cut into parts loaded side by side ([`Cut`]) or, when it cannot be cut, parsed on a
+/// second thread, which hands the events over in batches while this one builds the value.
 #[must_use]
 pub fn load(source: &str, spans: bool) -> Option<(Value, SpanIndex)> {
     /// Below this, a thread costs more than it saves.
@@ -143,6 +144,9 @@ pub fn load(source: &str, spans: bool) -> Option<(Value, SpanIndex)> {
     if source.len() < PIPELINE_MIN_BYTES {
         let events = Parser::new_from_str_with_options(source, parser_options());
         return load_events(source, spans, events.map(Result::ok));
+    }
+    if let Some(loaded) = Cut::of(source).and_then(|cut| cut.load(source.len(), spans)) {
+        return Some(loaded);
     }
     std::thread::scope(|scope| {
         let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<_>>(16);
@@ -167,13 +171,245 @@ pub fn load(source: &str, spans: bool) -> Option<(Value, SpanIndex)> {
     })
 }
 
-/// [`load`] over the parser's events (`None` for a syntax error).
-fn load_events<'s>(
-    source: &'s str,
-    spans: bool,
+/// A large spec's text cut into parts that threads load side by side: the items of its longest
+/// sequence under a root key (in an organisation's spec, `federations`) in runs, and the rest,
+/// its `head`. Each part is a YAML document of its own, which the parser reads as it reads that
+/// part of the whole, because runs are cut only at the lines where an item of the sequence
+/// starts:
+/// - a line of a run that is neither blank nor a comment is indented past the sequence's dashes,
+///   or is an item's dash at their column; such lines are read the same whatever lies to their
+///   left (the parser's indentation stack differs only below the dashes' column);
+/// - a cut that falls inside a quoted scalar or a flow collection leaves the run before it
+///   unterminated, which is a syntax error: the cut is abandoned, and the spec loaded whole;
+/// - the head keeps every line of the runs, blanked, so every node in it keeps its line and
+///   column; it must read with the key at its line and an empty value, or the cut is abandoned.
+#[derive(Debug)]
+struct Cut<'s> {
+    head: String,
+    /// The root key holding the sequence, and its 1-based line.
+    key: &'s str,
+    key_line: usize,
+    /// The column of the sequence's dashes (0-based; 0 for one at its key's column).
+    dashes: usize,
+    /// The runs of items, each with the number of lines before it in the spec.
+    runs: Vec<(&'s str, usize)>,
+}
+
+impl<'s> Cut<'s> {
+    /// The cut of `source` that balances the two threads, if it has a sequence to cut.
+    fn of(source: &'s str) -> Option<Self> {
+        /// Runs to share among the threads: enough that they finish together.
+        const RUNS: usize = 8;
+        // (Line breaks are `\n` alone in the lines scanned below.)
+        if source.contains('\r') {
+            return None;
+        }
+        let lines: Vec<&str> = source.split_inclusive('\n').collect();
+        let mut starts = Vec::with_capacity(lines.len() + 1);
+        let mut offset = 0;
+        for line in &lines {
+            starts.push(offset);
+            offset += line.len();
+        }
+        starts.push(offset);
+        // The longest sequence: its key's line, its first line, its item lines and its end.
+        let mut best: Option<(usize, usize, Vec<usize>, usize)> = None;
+        let mut i = 0;
+        while i < lines.len() {
+            if root_key_alone(lines[i]).is_none() {
+                i += 1;
+                continue;
+            }
+            let mut j = i + 1;
+            while j < lines.len() && blank_or_comment(lines[j]) {
+                j += 1;
+            }
+            let Some(dashes) = lines.get(j).and_then(|line| item_column(line)) else {
+                i = j.max(i + 1);
+                continue;
+            };
+            let first = j;
+            let mut items = vec![j];
+            j += 1;
+            while j < lines.len() {
+                let line = lines[j];
+                let column = line.len() - line.trim_start_matches(' ').len();
+                if blank_or_comment(line) || column > dashes {
+                } else if item_column(line) == Some(dashes) {
+                    items.push(j);
+                } else {
+                    break;
+                }
+                j += 1;
+            }
+            let longer = best
+                .as_ref()
+                .is_none_or(|(_, f, _, end)| starts[j] - starts[first] > starts[*end] - starts[*f]);
+            if items.len() >= 2 && longer {
+                best = Some((i, first, items, j));
+            }
+            i = j;
+        }
+        let (key_line, first, items, end) = best?;
+        // Runs of about equal length, taken by the threads as they finish the one before.
+        let length = starts[end] - starts[first];
+        let mut cuts = vec![first];
+        for k in 1..RUNS {
+            let target = starts[first] + length * k / RUNS;
+            if let Some(&item) = items.iter().find(|&&item| starts[item] >= target)
+                && item > *cuts.last()?
+            {
+                cuts.push(item);
+            }
+        }
+        cuts.push(end);
+        let region = &source[starts[first]..starts[end]];
+        let mut head = String::with_capacity(source.len() - region.len() + (end - first));
+        head.push_str(&source[..starts[first]]);
+        head.extend(std::iter::repeat_n('\n', region.matches('\n').count()));
+        head.push_str(&source[starts[end]..]);
+        Some(Cut {
+            head,
+            key: root_key_alone(lines[key_line])?,
+            key_line: key_line + 1,
+            dashes: item_column(lines[first])?,
+            runs: cuts
+                .windows(2)
+                .map(|pair| (&source[starts[pair[0]]..starts[pair[1]]], pair[0]))
+                .collect(),
+        })
+    }
+
+    /// The spec's value and index (with `spans`) from its parts, `None` when a part does not
+    /// load or the head is not the spec around the runs. `len` is the whole spec's length, which
+    /// sets the budgets.
+    fn load(&self, len: usize, spans: bool) -> Option<(Value, SpanIndex)> {
+        let part = |&(text, at): &(&str, Offset)| {
+            let mut walk = Walk::of_part(len, true, spans, at);
+            walk_events(
+                &mut walk,
+                Parser::new_from_str_with_options(text, parser_options()).map(Result::ok),
+            )?;
+            Some(walk)
+        };
+        // The head first: it is the longest part, so it is taken while the runs can be shared.
+        let parts: Vec<(&str, Offset)> = std::iter::once((self.head.as_str(), Offset::default()))
+            .chain(
+                self.runs
+                    .iter()
+                    .map(|&(text, lines)| (text, Offset { lines, depth: 1 })),
+            )
+            .collect();
+        let mut walks = crate::par::map(&parts, 1, part).into_iter();
+        let head = walks.next()??;
+        let runs: Vec<Walk> = walks.collect::<Option<_>>()?;
+        let nodes = runs.iter().map(|w| w.nodes).sum::<usize>() + head.nodes;
+        let scalar_bytes = runs.iter().map(|w| w.scalar_bytes).sum::<usize>() + head.scalar_bytes;
+        if nodes > head.limit || scalar_bytes > head.limit {
+            return None;
+        }
+        // The head holds the key once, at its line, with nothing under it.
+        let mut at = head.root_keys.iter().filter(|(key, _)| key == self.key);
+        match (at.next(), at.next()) {
+            (Some((_, pos)), None) if pos.line == self.key_line => {}
+            _ => return None,
+        }
+        let (Some(mut value), mut index) = head.finish() else {
+            return None;
+        };
+        let mut items = Vec::new();
+        let mut sequence: Option<Node> = None;
+        for run in runs {
+            let (Some(Value::Array(more)), run_index) = run.finish() else {
+                return None;
+            };
+            items.extend(more);
+            match (&mut sequence, run_index.root) {
+                (None, root) => sequence = root,
+                (
+                    Some(Node {
+                        children: Children::Sequence(all),
+                        ..
+                    }),
+                    Some(Node {
+                        children: Children::Sequence(more),
+                        ..
+                    }),
+                ) => all.extend(more),
+                _ => return None,
+            }
+        }
+        match value.get_mut(self.key) {
+            Some(slot @ Value::Null) => *slot = Value::Array(items),
+            _ => return None,
+        }
+        if spans {
+            let mut sequence = sequence?;
+            let Some(Node {
+                children: Children::Mapping(entries),
+                ..
+            }) = &mut index.root
+            else {
+                return None;
+            };
+            let (_, node) = entries.iter_mut().find(|(key, _)| key == self.key)?;
+            sequence.span.key = node.span.key;
+            if self.dashes == 0 {
+                sequence.span.value = (self.indentless_start()?, 1);
+            }
+            *node = sequence;
+        }
+        Some((value, index))
+    }
+}
+
+impl Cut<'_> {
+    /// Where the parser places a sequence whose dashes sit at its key's column (one without
+    /// indentation, which a run read alone does not have): at the first token after its first
+    /// dash, on that line. `None` when a comment follows the dash.
+    fn indentless_start(&self) -> Option<Pos> {
+        let after = self.runs[0].0.get(1..)?;
+        let token = after.trim_start_matches(' ');
+        (!token.starts_with('#')).then(|| Pos {
+            line: self.runs[0].1 + 1,
+            column: 2 + after.len() - token.len(),
+        })
+    }
+}
+
+/// The key of a root mapping entry whose value starts on the next lines: `name:` at column 0,
+/// then nothing but spaces and a comment.
+fn root_key_alone(line: &str) -> Option<&str> {
+    let line = line.strip_suffix('\n').unwrap_or(line);
+    let (key, rest) = line.split_once(':')?;
+    let word = key.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let trimmed = rest.trim_start_matches(' ');
+    let alone = trimmed.is_empty() || (trimmed.starts_with('#') && rest.starts_with(' '));
+    (word && alone).then_some(key)
+}
+
+/// Whether `line` holds nothing, or only a comment.
+fn blank_or_comment(line: &str) -> bool {
+    let rest = line.trim_start_matches(' ');
+    rest.is_empty() || rest == "\n" || rest.starts_with('#')
+}
+
+/// The column of the dash when `line` starts a block sequence item (`- ` or a lone `-`).
+fn item_column(line: &str) -> Option<usize> {
+    let rest = line.trim_start_matches(' ');
+    let item = rest.starts_with("- ") || rest == "-" || rest == "-\n";
+    item.then(|| line.len() - rest.len())
+}
+
+/// Feeds `walk` the parser's events of one document (`None` for a syntax error, several
+/// documents, or what the walk refuses).
+fn walk_events<'s>(
+    walk: &mut Walk,
     events: impl Iterator<Item = Option<(Event<'s>, Span)>>,
-) -> Option<(Value, SpanIndex)> {
-    let mut walk = Walk::new(source, true, spans);
+) -> Flow {
     let mut documents = 0;
     for item in events {
         let (event, span) = item?;
@@ -190,6 +426,17 @@ fn load_events<'s>(
             }
         }
     }
+    Some(())
+}
+
+/// [`load`] over the parser's events (`None` for a syntax error).
+fn load_events<'s>(
+    source: &'s str,
+    spans: bool,
+    events: impl Iterator<Item = Option<(Event<'s>, Span)>>,
+) -> Option<(Value, SpanIndex)> {
+    let mut walk = Walk::new(source, true, spans);
+    walk_events(&mut walk, events)?;
     match walk.finish() {
         (Some(Value::Null) | None, _) => None,
         (Some(value), index) => Some((value, index)),
@@ -235,6 +482,18 @@ struct Walk {
     nodes: usize,
     scalar_bytes: usize,
     limit: usize,
+    /// Where the text walked sits in the whole spec (see [`Cut`]).
+    at: Offset,
+    /// The root mapping's keys, with where each is written (a [`Cut`]'s check that its head is
+    /// the spec it was cut from).
+    root_keys: Vec<(String, Pos)>,
+}
+
+/// Where a walked text sits in the whole spec: after `lines` lines, and `depth` collections deep.
+#[derive(Debug, Clone, Copy, Default)]
+struct Offset {
+    lines: usize,
+    depth: usize,
 }
 
 /// `None` stops the walk: a syntax error, or (when building values) text outside the subset.
@@ -242,6 +501,11 @@ type Flow = Option<()>;
 
 impl Walk {
     fn new(source: &str, values: bool, spans: bool) -> Self {
+        Walk::of_part(source.len(), values, spans, Offset::default())
+    }
+
+    /// A walk over part of a spec of `len` bytes, which sits there `at`.
+    fn of_part(len: usize, values: bool, spans: bool, at: Offset) -> Self {
         Walk {
             values,
             spans,
@@ -249,10 +513,11 @@ impl Walk {
             root: None,
             nodes: 0,
             scalar_bytes: 0,
-            limit: source
-                .len()
+            limit: len
                 .max(250_000)
                 .saturating_mul(crate::config::load::expansion().unwrap_or(1)),
+            at,
+            root_keys: Vec::new(),
         }
     }
 
@@ -291,8 +556,12 @@ impl Walk {
                     } else {
                         text.into_owned()
                     };
+                    let at = pos(span, self.at.lines);
+                    if self.stack.len() == 1 {
+                        self.root_keys.push((key.clone(), at));
+                    }
                     if let Some(frame) = self.stack.last_mut() {
-                        frame.key = Some((key, Some((pos(span), width(span)))));
+                        frame.key = Some((key, Some((at, width(span)))));
                     }
                     Some(())
                 } else {
@@ -301,14 +570,14 @@ impl Walk {
                     } else {
                         None
                     };
-                    self.attach(leaf(span), value)
+                    self.attach(leaf(span, self.at.lines), value)
                 }
             }
             Event::Alias(_) => {
                 if self.values {
                     return None;
                 }
-                self.attach(leaf(span), None)
+                self.attach(leaf(span, self.at.lines), None)
             }
             Event::MappingStart(_, anchor, tag) | Event::SequenceStart(_, anchor, tag)
                 if self.values && (anchor != 0 || tag.is_some()) =>
@@ -324,7 +593,7 @@ impl Walk {
     }
 
     fn open(&mut self, span: &Span, children: Children) -> Flow {
-        if self.values && self.stack.len() >= MAX_DEPTH {
+        if self.values && self.stack.len() + self.at.depth >= MAX_DEPTH {
             return None;
         }
         let value = self.values.then(|| match children {
@@ -336,7 +605,7 @@ impl Walk {
             node: Node {
                 span: NodeSpan {
                     key: None,
-                    value: (pos(span), width(span)),
+                    value: (pos(span, self.at.lines), width(span)),
                 },
                 children,
             },
@@ -437,11 +706,11 @@ impl Walk {
     }
 }
 
-fn leaf(span: &Span) -> Node {
+fn leaf(span: &Span, lines: usize) -> Node {
     Node {
         span: NodeSpan {
             key: None,
-            value: (pos(span), width(span)),
+            value: (pos(span, lines), width(span)),
         },
         children: Children::Leaf,
     }
@@ -615,6 +884,117 @@ mod tests {
         let aliased = format!("{}  - *nowhere\n{}", &source[..line], &source[line..]);
         assert!(load(&aliased, false).is_none());
         assert!(load(&format!("{source}items: again\n"), true).is_none());
+    }
+
+    /// Whether the fast path took `source`; when it did, its value is serde-saphyr's and its
+    /// index agrees with [`SpanIndex::build`] on every node.
+    fn agrees(source: &str) -> bool {
+        let Some((value, index)) = load(source, true) else {
+            return false;
+        };
+        assert_eq!(Some(&value), reference(source).as_ref());
+        assert_eq!(load(source, false).map(|(v, _)| v).as_ref(), Some(&value));
+        let built = SpanIndex::build(source);
+        let mut pointers = vec![String::new()];
+        while let Some(pointer) = pointers.pop() {
+            assert_eq!(index.lookup(&pointer), built.lookup(&pointer), "{pointer}");
+            match value.pointer(&pointer) {
+                Some(Value::Object(map)) => {
+                    pointers.extend(map.keys().map(|k| format!("{pointer}/{}", escape_token(k))));
+                }
+                Some(Value::Array(items)) => {
+                    pointers.extend((0..items.len()).map(|i| format!("{pointer}/{i}")));
+                }
+                _ => {}
+            }
+        }
+        true
+    }
+
+    /// A spec-like text over 256 KB: a root mapping whose `items` list (dashes at `dashes`) is
+    /// written item after item by `item`, between other keys.
+    fn long_list(dashes: usize, item: impl Fn(usize, &str) -> String) -> String {
+        use std::fmt::Write as _;
+        let pad = " ".repeat(dashes);
+        let mut source =
+            String::from("version: 1\nhead:\n  - {a: 1}\n  - b\nitems:  # the list\n\n");
+        let mut n = 0;
+        while source.len() < 300 * 1024 {
+            let _ = write!(source, "{}", item(n, &pad));
+            n += 1;
+        }
+        source.push_str("tail:\n  k: v\n");
+        source
+    }
+
+    #[test]
+    fn a_long_list_cut_in_two_loads_as_the_whole() {
+        for dashes in [0, 2, 4] {
+            let source = long_list(dashes, |n, pad| {
+                format!(
+                    "{pad}- name: item-{n}\n{pad}  from: {{a: b, n: {n}}}\n{pad}  script: |\n{pad}    - not an item\n{pad}    x\n\n# a comment at the margin\n{pad}-   [a, 'b c']\n{pad}-\n{pad}  - nested\n{pad}- \"quoted\"\n"
+                )
+            });
+            let cut = Cut::of(&source).expect("a list to cut");
+            assert_eq!((cut.key, cut.key_line), ("items", 5));
+            assert!(cut.runs.len() == 8 && cut.runs.iter().all(|run| run.0.len() > 1000));
+            assert!(
+                cut.load(source.len(), false).is_some(),
+                "cut abandoned at {dashes}"
+            );
+            assert!(agrees(&source), "declined at {dashes}");
+        }
+    }
+
+    #[test]
+    fn a_list_at_its_key_column_is_placed_as_the_parser_places_it() {
+        for first in [
+            "-\n  - nested\n",
+            "-   [a]\n",
+            "- 'q'\n",
+            "- # c\n  x\n",
+            "- k: v\n",
+        ] {
+            let source = long_list(0, |n, pad| {
+                if n == 0 {
+                    first.to_owned()
+                } else {
+                    format!("{pad}- {{n: {n}}}\n")
+                }
+            });
+            let cut = Cut::of(&source).expect("a list to cut");
+            // After a comment, the whole is loaded.
+            assert_eq!(
+                cut.load(source.len(), true).is_some(),
+                !first.starts_with("- #")
+            );
+            assert!(agrees(&source), "{first:?}");
+        }
+    }
+
+    #[test]
+    fn a_cut_that_splits_a_node_is_abandoned() {
+        // Every item holds a quoted scalar or a flow collection over lines that look like items,
+        // so the cut falls inside one: the whole is loaded instead, or declined, never misread.
+        let quoted = long_list(2, |n, pad| format!("{pad}- note: \"a{n}\n{pad}- b\"\n"));
+        let flow = long_list(2, |n, pad| format!("{pad}- [a{n},\n{pad}- b]\n"));
+        let single = long_list(0, |n, pad| format!("{pad}- 'a{n}\n{pad}- b'\n"));
+        for source in [quoted, flow, single] {
+            agrees(&source);
+        }
+        // A second `items` key, a document marker, a tab-indented line and a value on the key's
+        // line: never a wrong value.
+        let list = long_list(2, |n, pad| format!("{pad}- {n}\n"));
+        for source in [
+            format!("{list}items: again\n"),
+            format!("{list}---\nb: 1\n"),
+            list.replace("  - 7\n", "\t- 7\n"),
+            list.replace("items:  # the list", "items: []"),
+            list.replace("  - 9\n", "   - 9\n"),
+            list.replace("  - 11\n", " - 11\n"),
+        ] {
+            agrees(&source);
+        }
     }
 
     fn values() -> impl proptest::strategy::Strategy<Value = Value> {
