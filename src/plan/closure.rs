@@ -10,6 +10,7 @@
 //! Workload Identity bindings, trust statements, provider conditions, impersonation bindings
 //! and grants. Validation compares what each source reaches with what the spec declares for it.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use foldhash::fast::FixedState;
@@ -22,30 +23,30 @@ use crate::model::{Federation, Method, Source, Target, resource_kind};
 
 /// An identity, as the cloud that checks it compares it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Node {
+pub enum Node<'p> {
     /// A Kubernetes service account's tokens: (issuer, `system:serviceaccount:NS:KSA`).
     ClusterToken {
         /// Issuer URL.
-        issuer: String,
+        issuer: Cow<'p, str>,
         /// `sub` claim.
-        subject: String,
+        subject: Cow<'p, str>,
     },
     /// A GKE Workload Identity member, `serviceAccount:PROJECT.svc.id.goog[NS/KSA]`.
-    WorkloadIdentity(String),
+    WorkloadIdentity(Cow<'p, str>),
     /// A Google service account, by email.
-    GoogleServiceAccount(String),
+    GoogleServiceAccount(Cow<'p, str>),
     /// An EC2 instance role's sessions, `arn:…:sts::ACCOUNT:assumed-role/ROLE`.
-    Ec2Role(String),
+    Ec2Role(Cow<'p, str>),
     /// A workload-identity pool principal or principal set (`principal://…`, `principalSet://…`).
-    PoolMember(String),
+    PoolMember(Cow<'p, str>),
     /// An IAM role, by ARN.
-    AwsRole(String),
+    AwsRole(Cow<'p, str>),
     /// A GCP role granted on a project, bucket or topic: (resource name, role), see
     /// [`crate::model::GcpResource::name`].
-    Grant(String, String),
+    Grant(Cow<'p, str>, Cow<'p, str>),
 }
 
-impl fmt::Display for Node {
+impl fmt::Display for Node<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Node::ClusterToken { issuer, subject } => write!(f, "`{subject}` of issuer {issuer}"),
@@ -60,7 +61,7 @@ impl fmt::Display for Node {
     }
 }
 
-impl Node {
+impl Node<'_> {
     /// Whether the node is something a federation may declare as its goal.
     #[must_use]
     pub fn is_target(&self) -> bool {
@@ -138,8 +139,8 @@ struct Hop<'p> {
 /// two words and a search compares no strings.
 #[derive(Debug, Default)]
 pub struct Graph<'p> {
-    ids: HashMap<Node, u32, FixedState>,
-    nodes: Vec<Node>,
+    ids: HashMap<Node<'p>, u32, FixedState>,
+    nodes: Vec<Node<'p>>,
     /// Hops by source node index, sorted by their target node and then by their words, without
     /// repeats once built (the order a search follows, so the path it reports is the same on
     /// every run).
@@ -164,7 +165,7 @@ pub struct Searcher {
 
 /// The nodes a federation's workload starts from.
 #[must_use]
-pub fn sources(plan: &Plan, f: &Federation) -> Vec<Node> {
+pub fn sources<'p>(plan: &'p Plan, f: &'p Federation) -> Vec<Node<'p>> {
     let spec = &plan.spec;
     match &f.source {
         Source::Kubernetes {
@@ -176,33 +177,33 @@ pub fn sources(plan: &Plan, f: &Federation) -> Vec<Node> {
             ..
         } => {
             let mut out = vec![Node::ClusterToken {
-                issuer: issuer.clone(),
-                subject: subject.clone(),
+                issuer: Cow::from(issuer.as_str()),
+                subject: Cow::from(subject.as_str()),
             }];
             if let Some(gke) = spec.gke_clusters.get(cluster) {
-                out.push(Node::WorkloadIdentity(gke_member(
-                    gke,
-                    namespace,
-                    service_account,
-                )));
+                out.push(Node::WorkloadIdentity(
+                    gke_member(gke, namespace, service_account).into(),
+                ));
             }
             out
         }
         Source::Gce { service_account } => {
-            vec![Node::GoogleServiceAccount(service_account.clone())]
+            vec![Node::GoogleServiceAccount(Cow::from(
+                service_account.as_str(),
+            ))]
         }
-        Source::Ec2 { role, .. } => vec![Node::Ec2Role(assumed_role(spec, role))],
+        Source::Ec2 { role, .. } => vec![Node::Ec2Role(assumed_role(spec, role).into())],
     }
 }
 
 /// What a federation declares its workload may reach: its target, and the Google service
 /// account it acts as on the way.
 #[must_use]
-pub fn declared(f: &Federation) -> Vec<Node> {
+pub fn declared(f: &Federation) -> Vec<Node<'_>> {
     let mut out = match &f.target {
-        Target::AwsRole { arn, .. } => vec![Node::AwsRole(arn.clone())],
+        Target::AwsRole { arn, .. } => vec![Node::AwsRole(Cow::from(arn.as_str()))],
         Target::GcpServiceAccount { email, .. } => {
-            vec![Node::GoogleServiceAccount(email.clone())]
+            vec![Node::GoogleServiceAccount(Cow::from(email.as_str()))]
         }
         Target::GcpRoles {
             project,
@@ -210,11 +211,11 @@ pub fn declared(f: &Federation) -> Vec<Node> {
             grants,
         } => roles
             .iter()
-            .map(|role| Node::Grant(project.clone(), role.clone()))
+            .map(|role| Node::Grant(Cow::from(project.as_str()), Cow::from(role.as_str())))
             .chain(
                 grants
                     .iter()
-                    .map(|g| Node::Grant(g.resource.name(), g.role.clone())),
+                    .map(|g| Node::Grant(g.resource.name().into(), Cow::from(g.role.as_str()))),
             )
             .collect(),
     };
@@ -222,13 +223,15 @@ pub fn declared(f: &Federation) -> Vec<Node> {
         service_account, ..
     } = &f.method
     {
-        out.push(Node::GoogleServiceAccount(service_account.clone()));
+        out.push(Node::GoogleServiceAccount(Cow::from(
+            service_account.as_str(),
+        )));
     }
     out
 }
 
 impl<'p> Graph<'p> {
-    fn id(&mut self, node: Node) -> u32 {
+    fn id(&mut self, node: Node<'p>) -> u32 {
         if let Some(&id) = self.ids.get(&node) {
             return id;
         }
@@ -239,7 +242,7 @@ impl<'p> Graph<'p> {
         id
     }
 
-    fn add(&mut self, from: Node, to: Node, why: Why<'p>) {
+    fn add(&mut self, from: Node<'p>, to: Node<'p>, why: Why<'p>) {
         let from = self.id(from);
         let to = self.id(to);
         self.hops[from as usize].push(Hop { to, why });
@@ -247,7 +250,7 @@ impl<'p> Graph<'p> {
 
     /// The node with index `id`.
     #[must_use]
-    pub fn node(&self, id: u32) -> &Node {
+    pub fn node(&self, id: u32) -> &Node<'p> {
         &self.nodes[id as usize]
     }
 
@@ -259,8 +262,8 @@ impl<'p> Graph<'p> {
         // GKE Workload Identity bindings (gke-workload-identity.sh).
         for binding in plan.gcp.gke_bindings.values().flat_map(BTreeMap::values) {
             graph.add(
-                Node::WorkloadIdentity(binding.member.clone()),
-                Node::GoogleServiceAccount(binding.service_account.clone()),
+                Node::WorkloadIdentity(Cow::from(binding.member.as_str())),
+                Node::GoogleServiceAccount(Cow::from(binding.service_account.as_str())),
                 Why::GkeBinding(binding),
             );
         }
@@ -295,8 +298,8 @@ impl<'p> Graph<'p> {
                         for unique_id in values(":aud") {
                             if let Some(email) = by_unique_id.get(unique_id.as_str()) {
                                 graph.add(
-                                    Node::GoogleServiceAccount((*email).to_owned()),
-                                    Node::AwsRole(role.arn.clone()),
+                                    Node::GoogleServiceAccount(Cow::from(*email)),
+                                    Node::AwsRole(Cow::from(role.arn.as_str())),
                                     why,
                                 );
                             }
@@ -307,10 +310,10 @@ impl<'p> Graph<'p> {
                         for subject in values(":sub") {
                             graph.add(
                                 Node::ClusterToken {
-                                    issuer: (*issuer).to_owned(),
-                                    subject: subject.clone(),
+                                    issuer: Cow::from(*issuer),
+                                    subject: Cow::from(subject.as_str()),
                                 },
-                                Node::AwsRole(role.arn.clone()),
+                                Node::AwsRole(Cow::from(role.arn.as_str())),
                                 why,
                             );
                         }
@@ -348,10 +351,10 @@ impl<'p> Graph<'p> {
                         for subject in subjects {
                             self.add(
                                 Node::ClusterToken {
-                                    issuer: issuer.clone(),
-                                    subject: subject.clone(),
+                                    issuer: Cow::from(issuer.as_str()),
+                                    subject: Cow::from(subject.as_str()),
                                 },
-                                Node::PoolMember(pool.principal(subject)),
+                                Node::PoolMember(pool.principal(subject).into()),
                                 why,
                             );
                         }
@@ -359,8 +362,8 @@ impl<'p> Graph<'p> {
                     ProviderSource::Aws { roles, .. } => {
                         for role in roles {
                             self.add(
-                                Node::Ec2Role(role.clone()),
-                                Node::PoolMember(pool.principal_set("aws_role", role)),
+                                Node::Ec2Role(Cow::from(role.as_str())),
+                                Node::PoolMember(pool.principal_set("aws_role", role).into()),
                                 why,
                             );
                         }
@@ -369,15 +372,18 @@ impl<'p> Graph<'p> {
             }
             for binding in &pool_plan.impersonations {
                 self.add(
-                    Node::PoolMember(binding.member.clone()),
-                    Node::GoogleServiceAccount(binding.resource.clone()),
+                    Node::PoolMember(Cow::from(binding.member.as_str())),
+                    Node::GoogleServiceAccount(Cow::from(binding.resource.as_str())),
                     Why::Impersonation(binding),
                 );
             }
             for binding in &pool_plan.grants {
                 self.add(
-                    Node::PoolMember(binding.member.clone()),
-                    Node::Grant(binding.resource.clone(), binding.role.clone()),
+                    Node::PoolMember(Cow::from(binding.member.as_str())),
+                    Node::Grant(
+                        Cow::from(binding.resource.as_str()),
+                        Cow::from(binding.role.as_str()),
+                    ),
                     Why::Grant(binding),
                 );
             }
@@ -397,7 +403,7 @@ impl<'p> Graph<'p> {
     /// itself, and is left out), each with the hop that first reached it (breadth first, so the
     /// recorded path is a shortest one).
     #[must_use]
-    pub fn reach(&self, starts: &[Node], searcher: &mut Searcher) -> Reach<'p> {
+    pub fn reach(&self, starts: &[Node<'p>], searcher: &mut Searcher) -> Reach<'p> {
         searcher.stamp = searcher.stamp.wrapping_add(1);
         if searcher.stamp == 0 {
             // Wrapped: forget every earlier search.

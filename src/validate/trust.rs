@@ -19,8 +19,8 @@ use crate::plan::gcp::gke_member;
 /// One workload of the spec: its identity and what its federations declare.
 struct Workload<'p> {
     /// Sorted, without repeats, once collected (vectors: most hold one or two nodes).
-    starts: Vec<Node>,
-    declared: Vec<Node>,
+    starts: Vec<Node<'p>>,
+    declared: Vec<Node<'p>>,
     first: &'p Federation,
 }
 
