@@ -405,36 +405,33 @@ pub struct Report {
 impl Report {
     /// Places `diagnostics` in `file` and sorts them by position (then code, then message).
     #[must_use]
-    pub fn new(file: &str, source: &str, index: &SpanIndex, diagnostics: Vec<Diagnostic>) -> Self {
-        let mut items: Vec<Located> = diagnostics
-            .into_iter()
-            .map(|d| {
-                let (pos, width) = match index.lookup(&d.pointer) {
-                    Some((found, span)) => match (d.anchor, span.key) {
-                        // Point at the key when asked, or when the exact node is missing and we
-                        // fell back to an ancestor (a missing field is reported on its parent).
-                        (Anchor::Key, Some(key)) => key,
-                        _ if found != d.pointer && span.key.is_some() => {
-                            span.key.unwrap_or(span.value)
-                        }
-                        _ => span.value,
-                    },
-                    None => (Pos { line: 1, column: 1 }, 1),
-                };
-                Located {
-                    file: printable(file),
-                    line: pos.line,
-                    column: pos.column,
-                    path: display_path(&d.pointer),
-                    code: d.code,
-                    severity: d.severity,
-                    message: printable(&d.message),
-                    help: d.help.as_deref().map(printable),
-                    rule: d.rule,
-                    width,
-                }
-            })
-            .collect();
+    pub fn new(file: &str, source: &str, index: &SpanIndex, diagnostics: &[Diagnostic]) -> Self {
+        // An organisation's spec has thousands of notes, each looked up and made printable
+        // on its own: side by side.
+        let mut items: Vec<Located> = crate::par::map(diagnostics, 500, |d| {
+            let (pos, width) = match index.lookup(&d.pointer) {
+                Some((found, span)) => match (d.anchor, span.key) {
+                    // Point at the key when asked, or when the exact node is missing and we
+                    // fell back to an ancestor (a missing field is reported on its parent).
+                    (Anchor::Key, Some(key)) => key,
+                    _ if found != d.pointer && span.key.is_some() => span.key.unwrap_or(span.value),
+                    _ => span.value,
+                },
+                None => (Pos { line: 1, column: 1 }, 1),
+            };
+            Located {
+                file: printable(file),
+                line: pos.line,
+                column: pos.column,
+                path: display_path(&d.pointer),
+                code: d.code,
+                severity: d.severity,
+                message: printable(&d.message),
+                help: d.help.as_deref().map(printable),
+                rule: d.rule,
+                width,
+            }
+        });
         items.sort_by(|a, b| {
             (a.line, a.column, a.code, &a.message).cmp(&(b.line, b.column, b.code, &b.message))
         });

@@ -77,9 +77,9 @@ fn checked(
     let large = source.len() >= crate::par::LARGE_SPEC_BYTES;
     // Without the loader's index, building one costs a second parse, so it is built only when
     // there is something to report: a valid spec without notes never needs it.
-    let report = |diagnostics| match spans {
-        Some(index) => Report::new(file, source, index, diagnostics),
-        None => Report::new(file, source, &SpanIndex::build(source), diagnostics),
+    let report = |diagnostics: Vec<Diagnostic>| match spans {
+        Some(index) => Report::new(file, source, index, &diagnostics),
+        None => Report::new(file, source, &SpanIndex::build(source), &diagnostics),
     };
     // The schema check and deserialization both only read the value: side by side. (The
     // deserialized spec is dropped when the schema finds a problem.)
@@ -131,10 +131,7 @@ fn checked(
             if findings.iter().any(|d| d.severity == Severity::Error) {
                 Err(report(findings))
             } else if findings.is_empty() || !notes {
-                Ok((
-                    plan,
-                    Report::new(file, source, &SpanIndex::default(), Vec::new()),
-                ))
+                Ok((plan, Report::new(file, source, &SpanIndex::default(), &[])))
             } else {
                 Ok((plan, report(findings)))
             }
