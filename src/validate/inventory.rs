@@ -95,14 +95,15 @@ impl Inventory {
         }
     }
 
-    /// The resolved spec: this inventory and `federations`, sorted by name.
+    /// The resolved spec: this inventory and `federations`, which come in the order of their
+    /// names.
     pub(super) fn into_spec(
         self,
-        mut federations: Vec<Federation>,
+        federations: Vec<Federation>,
         outputs: crate::model::Outputs,
         provider_shards: std::collections::BTreeMap<String, crate::model::Shard>,
     ) -> Spec {
-        federations.sort_by(|a, b| a.name.cmp(&b.name));
+        debug_assert!(federations.is_sorted_by(|a, b| a.name <= b.name));
         Spec {
             gcp_projects: self.gcp_projects,
             service_accounts: self.service_accounts,
