@@ -27,27 +27,13 @@ use crate::validate::semantic::{Checker, Pointer};
 /// Most allowed audiences on one workload-identity provider.
 pub const MAX_ALLOWED_AUDIENCES: usize = 10;
 
-/// Runs every cross-federation rule over `federations`, in spec order. The rules only read the
-/// federations: for a large spec, the last three run beside the first two, and their findings
-/// follow, as when run one after the other.
+/// Runs every cross-federation rule over `federations`, in spec order.
 pub(super) fn check(c: &mut Checker<'_>, federations: &[Federation]) {
-    let mut later = Vec::new();
-    crate::par::join(
-        federations.len() >= crate::par::MANY_FEDERATIONS,
-        || {
-            shared_providers(c, federations);
-            one_aws_role_per_pod(c, federations);
-        },
-        || {
-            let c = &mut Checker::new(&mut later);
-            one_gcp_federation_per_pod(c, federations);
-            one_google_service_account_per_pod(c, federations);
-            one_service_account_per_workload(c, federations);
-        },
-    );
-    for d in later {
-        c.push(d);
-    }
+    shared_providers(c, federations);
+    one_aws_role_per_pod(c, federations);
+    one_gcp_federation_per_pod(c, federations);
+    one_google_service_account_per_pod(c, federations);
+    one_service_account_per_workload(c, federations);
 }
 
 /// A workload runs as one Kubernetes service account: two federations of different service

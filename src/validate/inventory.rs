@@ -95,15 +95,14 @@ impl Inventory {
         }
     }
 
-    /// The resolved spec: this inventory and `federations`, which come in the order of their
-    /// names.
+    /// The resolved spec: this inventory and `federations`, sorted by name.
     pub(super) fn into_spec(
         self,
-        federations: Vec<Federation>,
+        mut federations: Vec<Federation>,
         outputs: crate::model::Outputs,
         provider_shards: std::collections::BTreeMap<String, crate::model::Shard>,
     ) -> Spec {
-        debug_assert!(federations.is_sorted_by(|a, b| a.name <= b.name));
+        federations.sort_by(|a, b| a.name.cmp(&b.name));
         Spec {
             gcp_projects: self.gcp_projects,
             service_accounts: self.service_accounts,

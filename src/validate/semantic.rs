@@ -56,27 +56,11 @@ pub fn check(raw: &RawSpec, diags: &mut Vec<Diagnostic>) -> Option<Spec> {
         &inventory.pools,
         &inventory.roles,
     );
-    // The model lists federations by name; the order is found beside the cross-federation
-    // rules, which report in the spec's order.
-    let (by_name, ()) = crate::par::join(
-        federations.len() >= crate::par::MANY_FEDERATIONS,
-        || {
-            let mut order: Vec<usize> = (0..federations.len()).collect();
-            order.sort_by(|&a, &b| federations[a].name.cmp(&federations[b].name));
-            order
-        },
-        || cross::check(&mut c, &federations),
-    );
+    cross::check(&mut c, &federations);
 
     if c.count() > before {
         return None;
     }
-    let mut federations: Vec<Option<crate::model::Federation>> =
-        federations.into_iter().map(Some).collect();
-    let federations = by_name
-        .into_iter()
-        .filter_map(|i| federations[i].take())
-        .collect();
     let outputs = crate::model::Outputs {
         scripts: raw.output.scripts,
         terraform: raw.output.terraform,
@@ -321,58 +305,6 @@ mod tests {
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(found[0].starts_with("/federations/7/"), "{found:?}");
         assert!(found[1].starts_with("/federations/2100/"), "{found:?}");
-    }
-
-    #[test]
-    fn cross_federation_rules_on_two_threads_report_in_rule_order() {
-        // A provider shared by two issuers (a rule run first) at federation 500, and a service
-        // account reaching GCP twice (a rule run later, on the other thread) at federation 11.
-        let federations: Vec<_> = (0..600)
-            .map(|i| {
-                let (cluster, namespace) = match i {
-                    10 | 11 => ("data", "dup".to_owned()),
-                    500 => ("data2", "ns-500".to_owned()),
-                    _ => ("data", format!("ns-{i}")),
-                };
-                let via = if i == 0 || i == 500 {
-                    serde_json::json!({"pool": "aws-workloads", "provider": "shared"})
-                } else {
-                    serde_json::json!({"pool": "aws-workloads"})
-                };
-                serde_json::json!({
-                    "name": format!("f-{i}"),
-                    "from": {"eks": cluster, "namespace": namespace, "serviceAccount": "app"},
-                    "to": {"gcpServiceAccount": "reader@acme-prod.iam.gserviceaccount.com"},
-                    "via": via,
-                })
-            })
-            .collect();
-        let cluster = |name: &str, id: &str| {
-            serde_json::json!({
-                "name": name, "account": "281031839323", "region": "us-east-1",
-                "oidcIssuer": format!("https://oidc.eks.us-east-1.amazonaws.com/id/{id}"),
-            })
-        };
-        let spec = serde_json::json!({
-            "version": 1,
-            "gcp": {
-                "projects": [{"id": "acme-prod", "number": "123456789012"}],
-                "serviceAccounts": [{"email": "reader@acme-prod.iam.gserviceaccount.com"}],
-                "workloadIdentityPools": [{"id": "aws-workloads", "project": "acme-prod"}],
-            },
-            "aws": {
-                "accounts": [{"id": "281031839323", "region": "us-east-1"}],
-                "eksClusters": [
-                    cluster("data", "EXAMPLED539D4633E53DE1B71EXAMPLE"),
-                    cluster("data2", "EXAMPLED539D4633E53DE1B71EXAMPLF"),
-                ],
-            },
-            "federations": federations,
-        });
-        let found = diagnostics(spec);
-        assert_eq!(found.len(), 2, "{found:?}");
-        assert!(found[0].starts_with("/federations/500/via:"), "{found:?}");
-        assert!(found[1].starts_with("/federations/11/to:"), "{found:?}");
     }
 
     #[test]
