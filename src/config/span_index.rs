@@ -196,7 +196,8 @@ struct Cut<'s> {
 }
 
 impl<'s> Cut<'s> {
-    /// The cut of `source` that balances the two threads, if it has a sequence to cut.
+    /// The cut of `source`, its sequence in runs of about equal length; `None` when it has no
+    /// sequence of two items or more under a root key, or has carriage returns.
     fn of(source: &'s str) -> Option<Self> {
         /// Runs to share among the threads: enough that they finish together.
         const RUNS: usize = 8;
@@ -292,7 +293,8 @@ impl<'s> Cut<'s> {
             )?;
             Some(walk)
         };
-        // The head first: it is the longest part, so it is taken while the runs can be shared.
+        // The head first: usually the longest part (an organisation's declared accounts,
+        // projects and roles), so it is taken while the runs can still be shared.
         let parts: Vec<(&str, Offset)> = std::iter::once((self.head.as_str(), Offset::default()))
             .chain(
                 self.runs

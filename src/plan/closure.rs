@@ -21,7 +21,9 @@ use super::aws::Principal;
 use super::gcp::{Binding, GkeBinding, ProviderSource, assumed_role, gke_member};
 use crate::model::{Federation, Method, Source, Target, resource_kind};
 
-/// An identity, as the cloud that checks it compares it.
+/// An identity, as the cloud that checks it compares it. Its names are borrowed from the plan
+/// where it holds them, and owned where they are derived (a GKE member, an assumed-role ARN, a
+/// pool principal): an organisation's graph holds tens of thousands.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Node<'p> {
     /// A Kubernetes service account's tokens: (issuer, `system:serviceaccount:NS:KSA`).
