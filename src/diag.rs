@@ -402,6 +402,24 @@ pub struct Report {
     pub items: Vec<Located>,
 }
 
+impl Located {
+    /// Diagnostic `d` of `file`, at `pos`, `width` characters wide, its texts made printable.
+    fn of(file: &str, d: &Diagnostic, pos: Pos, width: usize) -> Self {
+        Located {
+            file: printable(file),
+            line: pos.line,
+            column: pos.column,
+            path: display_path(&d.pointer),
+            code: d.code,
+            severity: d.severity,
+            message: printable(&d.message),
+            help: d.help.as_deref().map(printable),
+            rule: d.rule,
+            width,
+        }
+    }
+}
+
 impl Report {
     /// Places `diagnostics` in `file` and sorts them by position (then code, then message).
     #[must_use]
@@ -419,18 +437,7 @@ impl Report {
                 },
                 None => (Pos { line: 1, column: 1 }, 1),
             };
-            Located {
-                file: printable(file),
-                line: pos.line,
-                column: pos.column,
-                path: display_path(&d.pointer),
-                code: d.code,
-                severity: d.severity,
-                message: printable(&d.message),
-                help: d.help.as_deref().map(printable),
-                rule: d.rule,
-                width,
-            }
+            Located::of(file, d, pos, width)
         });
         items.sort_by(|a, b| {
             (a.line, a.column, a.code, &a.message).cmp(&(b.line, b.column, b.code, &b.message))
@@ -445,18 +452,7 @@ impl Report {
     /// A report of one diagnostic at a known position (YAML syntax errors have no pointer).
     #[must_use]
     pub fn at(file: &str, source: &str, line: usize, column: usize, d: &Diagnostic) -> Self {
-        let item = Located {
-            file: printable(file),
-            line,
-            column,
-            path: display_path(&d.pointer),
-            code: d.code,
-            severity: d.severity,
-            message: printable(&d.message),
-            help: d.help.as_deref().map(printable),
-            rule: d.rule,
-            width: 1,
-        };
+        let item = Located::of(file, d, Pos { line, column }, 1);
         Report {
             source: source.to_owned(),
             items: vec![item],
