@@ -316,7 +316,14 @@ impl Grants {
     /// less anything granted now.
     #[must_use]
     pub fn revocations(&self, previous: &Grants, pending: &Grants) -> Grants {
-        previous.minus(self).union(&pending.minus(self))
+        // A render into an up-to-date tree finds the grants it recorded: nothing was dropped,
+        // which comparing tells without copying an organisation's grants as `minus` does.
+        let dropped = if previous == self {
+            Grants::default()
+        } else {
+            previous.minus(self)
+        };
+        dropped.union(&pending.minus(self))
     }
 
     /// Checks grants read from a manifest, which anyone can edit: every name is printable ASCII
