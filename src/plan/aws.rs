@@ -19,8 +19,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::{Value, json};
-
 use crate::model::{
     AwsRole, Federation, Method, Partition, Source, Spec, Target, issuer_host_path,
 };
@@ -364,47 +362,91 @@ fn finish_roles(spec: &Spec, account: &mut AccountPlan) {
         // Pretty JSON and a newline, as `render::to_json` writes every JSON file (the plan sits
         // below the renderers, so it does not call it).
         role.policy = serde_json::to_string_pretty(&trust_policy(role))
-            .expect("a JSON value serializes")
+            .expect("a policy document serializes")
             + "\n";
     }
 }
 
-/// The trust policy document of a role.
-#[must_use]
-pub fn trust_policy(role: &RolePlan) -> Value {
-    let statements: Vec<Value> = role
+/// The trust policy document of a role, serialized in IAM's field order (`Version`, then each
+/// statement's `Sid`, `Effect`, `Principal`, `Action` and `Condition`). Typed, and borrowing the
+/// plan: an organisation has thousands of roles, and a document built as a JSON value copied
+/// every name into it first.
+#[derive(serde::Serialize)]
+struct TrustPolicy<'a> {
+    #[serde(rename = "Version")]
+    version: &'static str,
+    #[serde(rename = "Statement")]
+    statement: Vec<PolicyStatement<'a>>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PolicyStatement<'a> {
+    sid: &'a str,
+    effect: &'static str,
+    principal: PolicyPrincipal<'a>,
+    action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    condition: Option<PolicyCondition<'a>>,
+}
+
+/// `{"Federated": ...}` or `{"Service": ...}`.
+#[derive(serde::Serialize)]
+enum PolicyPrincipal<'a> {
+    Federated(&'a str),
+    Service(&'static str),
+}
+
+#[derive(serde::Serialize)]
+struct PolicyCondition<'a> {
+    #[serde(rename = "StringEquals")]
+    string_equals: ConditionValues<'a>,
+}
+
+/// The conditions, in key order: one accepted value as a string, several as a list.
+struct ConditionValues<'a>(&'a BTreeMap<String, Vec<String>>);
+
+impl serde::Serialize for ConditionValues<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, values) in self.0 {
+            match values.as_slice() {
+                [one] => map.serialize_entry(key, one)?,
+                many => map.serialize_entry(key, many)?,
+            }
+        }
+        map.end()
+    }
+}
+
+fn trust_policy(role: &RolePlan) -> TrustPolicy<'_> {
+    let statement = role
         .statements
         .iter()
         .map(|s| match &s.principal {
-            Principal::Federated(principal) => {
-                let conditions: serde_json::Map<String, Value> = s
-                    .conditions
-                    .iter()
-                    .map(|(k, values)| {
-                        let value = match values.as_slice() {
-                            [one] => json!(one),
-                            many => json!(many),
-                        };
-                        (k.clone(), value)
-                    })
-                    .collect();
-                json!({
-                    "Sid": s.sid,
-                    "Effect": "Allow",
-                    "Principal": {"Federated": principal},
-                    "Action": "sts:AssumeRoleWithWebIdentity",
-                    "Condition": {"StringEquals": conditions},
-                })
-            }
-            Principal::Ec2 => json!({
-                "Sid": s.sid,
-                "Effect": "Allow",
-                "Principal": {"Service": "ec2.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }),
+            Principal::Federated(principal) => PolicyStatement {
+                sid: &s.sid,
+                effect: "Allow",
+                principal: PolicyPrincipal::Federated(principal),
+                action: "sts:AssumeRoleWithWebIdentity",
+                condition: Some(PolicyCondition {
+                    string_equals: ConditionValues(&s.conditions),
+                }),
+            },
+            Principal::Ec2 => PolicyStatement {
+                sid: &s.sid,
+                effect: "Allow",
+                principal: PolicyPrincipal::Service("ec2.amazonaws.com"),
+                action: "sts:AssumeRole",
+                condition: None,
+            },
         })
         .collect();
-    json!({"Version": "2012-10-17", "Statement": statements})
+    TrustPolicy {
+        version: "2012-10-17",
+        statement,
+    }
 }
 
 /// The size IAM counts against its trust-policy quota: characters, whitespace excluded (so the
