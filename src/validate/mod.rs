@@ -90,7 +90,7 @@ fn checked(
             // JSON Schema counts `1.0` as an integer; no field of the spec takes a fraction.
             // (On the side of the shorter task; reported only when the schema is satisfied.)
             let mut decimals = Vec::new();
-            decimal_numbers(&value, &mut String::new(), &mut decimals);
+            decimal_numbers(&value, &mut Vec::new(), &mut decimals);
             (RawSpec::deserialize(&value), decimals)
         },
     );
@@ -235,38 +235,63 @@ fn plan_findings(plan: &Plan) -> Vec<Diagnostic> {
     findings
 }
 
-/// Reports every decimal number in `value` (at `pointer`): every number in a spec is a whole
+/// Reports every decimal number in `value` (`path` leads to it from the root): every number in a spec is a whole
 /// one, and JSON Schema's `integer` admits `1.0`, which would then fail deserialization with no
 /// place to point at.
-fn decimal_numbers(value: &serde_json::Value, pointer: &mut String, out: &mut Vec<Diagnostic>) {
-    use crate::config::span_index::escape_token;
+fn decimal_numbers<'v>(
+    value: &'v serde_json::Value,
+    path: &mut Vec<Step<'v>>,
+    out: &mut Vec<Diagnostic>,
+) {
     use serde_json::Value;
-    let len = pointer.len();
     match value {
         Value::Number(n) if n.is_f64() => out.push(
             Diagnostic::error(
                 Code::WrongType,
-                pointer.as_str(),
+                pointer_of(path),
                 format!("`{n}` is a decimal number; this field takes a whole number"),
             )
             .help("write it without a decimal point or exponent (`1`, not `1.0`)"),
         ),
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                pointer.push('/');
-                pointer.push_str(&i.to_string());
-                decimal_numbers(item, pointer, out);
-                pointer.truncate(len);
+                path.push(Step::Index(i));
+                decimal_numbers(item, path, out);
+                path.pop();
             }
         }
         Value::Object(map) => {
             for (key, item) in map {
-                pointer.push('/');
-                pointer.push_str(&escape_token(key));
-                decimal_numbers(item, pointer, out);
-                pointer.truncate(len);
+                path.push(Step::Key(key));
+                decimal_numbers(item, path, out);
+                path.pop();
             }
         }
         _ => {}
     }
+}
+
+/// A step down a JSON value: the walk of [`decimal_numbers`] spells its path as a pointer only
+/// where it finds something (it visits every node of an organisation's spec).
+#[derive(Debug, Clone, Copy)]
+enum Step<'v> {
+    Index(usize),
+    Key(&'v str),
+}
+
+fn pointer_of(path: &[Step<'_>]) -> String {
+    use std::fmt::Write as _;
+    let mut pointer = String::new();
+    for step in path {
+        match step {
+            Step::Index(i) => {
+                let _ = write!(pointer, "/{i}");
+            }
+            Step::Key(key) => {
+                pointer.push('/');
+                pointer.push_str(&crate::config::span_index::escape_token(key));
+            }
+        }
+    }
+    pointer
 }
