@@ -210,7 +210,11 @@ pub fn render_with<'g>(
         parts.push(result?);
     }
     parts.sort_by(|a, b| a.keys().next().cmp(&b.keys().next()));
-    let mut all: Vec<(String, PlannedFile)> = parts.into_iter().flatten().collect();
+    // Sized first: an organisation's tree is tens of thousands of entries, which a growing
+    // vector would copy over and over, on the one thread left at this point.
+    let mut all: Vec<(String, PlannedFile)> =
+        Vec::with_capacity(parts.iter().map(BTreeMap::len).sum());
+    all.extend(parts.into_iter().flatten());
     if !all.is_sorted_by(|a, b| a.0 < b.0) {
         all.sort_by(|a, b| a.0.cmp(&b.0));
     }
