@@ -11,13 +11,14 @@
 
 use std::collections::BTreeSet;
 
+mod pod;
+
 use serde_json::{Value, json};
 
 use super::templates::scripts;
 use super::{FilePlan, Header, PlannedFile, credential_process_profile, to_json, to_yaml, yaml};
-use crate::model::{Federation, Method, ProviderKind, Source, Target, TokenDelivery, WorkloadKind};
+use crate::model::{Federation, Method, Source, Target, TokenDelivery, WorkloadKind};
 use crate::plan::Plan;
-use crate::plan::gcp::GCP_TOKEN_DIR;
 use crate::plan::kubernetes::Workload;
 
 /// Mount path of the token file written by the GKE token-refresher sidecar.
@@ -35,31 +36,6 @@ const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "crossfed");
 
 fn labels() -> Value {
     json!({MANAGED_BY.0: MANAGED_BY.1})
-}
-
-fn env(name: &str, value: &str) -> Value {
-    json!({"name": name, "value": value})
-}
-
-/// `AWS_*` variables for the web-identity credential provider of every AWS SDK.
-fn aws_web_identity_env(target: &Target, token_file: &str) -> Vec<Value> {
-    let Target::AwsRole {
-        arn,
-        session_name,
-        region,
-        ..
-    } = target
-    else {
-        return Vec::new();
-    };
-    vec![
-        env("AWS_ROLE_ARN", arn),
-        env("AWS_WEB_IDENTITY_TOKEN_FILE", token_file),
-        env("AWS_ROLE_SESSION_NAME", session_name),
-        env("AWS_STS_REGIONAL_ENDPOINTS", "regional"),
-        env("AWS_REGION", region),
-        env("AWS_DEFAULT_REGION", region),
-    ]
 }
 
 /// The workload shapes a pod patch comes in: the pod template sits at `spec.template` in
@@ -92,27 +68,29 @@ fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
     )
 }
 
-/// A federation's pod spec: `serviceAccountName` and the pod fragment, and its YAML written once
-/// for every patch that holds it (an organisation's tree holds tens of thousands of patches, two
-/// or more per federation).
-struct PodSpec {
-    map: serde_json::Map<String, Value>,
+/// A federation's pod spec (`doc`, typed, see [`pod`]), and its YAML written once for every
+/// patch that holds it (an organisation's tree holds tens of thousands of patches, two or more
+/// per federation).
+struct PodSpec<T> {
+    doc: T,
     /// `None` when the spec is not this emitter's to write as a block (see [`yaml::Block`]).
     block: Option<yaml::Block>,
 }
 
-impl PodSpec {
-    fn new(service_account: &str, pod: serde_json::Map<String, Value>) -> Self {
-        let mut map = serde_json::Map::new();
-        map.insert("serviceAccountName".to_owned(), json!(service_account));
-        map.extend(pod);
-        let block = yaml::Block::of(&map);
-        PodSpec { map, block }
+impl<T: serde::Serialize> PodSpec<T> {
+    fn new(doc: T) -> Self {
+        let block = yaml::Block::of_serialized(&doc);
+        PodSpec { doc, block }
     }
 }
 
 /// A strategic-merge patch of the given shape, as YAML after `header`.
-fn patch(header: &Header, shape: Shape, name: &str, pod: &PodSpec) -> String {
+fn patch(
+    header: &Header,
+    shape: Shape,
+    name: &str,
+    pod: &PodSpec<impl serde::Serialize>,
+) -> String {
     let (api_version, kind) = match shape {
         Shape::Deployment => ("apps/v1", "Deployment"),
         Shape::CronJob => ("batch/v1", "CronJob"),
@@ -127,7 +105,7 @@ fn patch_of(
     shape: Shape,
     (api_version, kind): (&str, &str),
     name: &str,
-    pod: &PodSpec,
+    pod: &PodSpec<impl serde::Serialize>,
 ) -> String {
     let to_pod = shape.pod_path();
     let envelope = |pod_spec: Value| {
@@ -152,191 +130,8 @@ fn patch_of(
         }
     }
     // Without a block, or when the rest of the patch is serde-saphyr's to write.
-    to_yaml(
-        header,
-        std::slice::from_ref(&envelope(Value::Object(pod.map.clone()))),
-    )
-}
-
-fn app_containers(containers: &[String], env: &[Value], mounts: &[Value]) -> Value {
-    Value::Array(
-        containers
-            .iter()
-            .map(|name| {
-                object([
-                    ("name", json!(name)),
-                    ("env", Value::Array(env.to_vec())),
-                    ("volumeMounts", Value::Array(mounts.to_vec())),
-                ])
-            })
-            .collect(),
-    )
-}
-
-/// The pod fragment of a Google-ID-token federation with sidecar delivery: a native sidecar
-/// keeps the token file fresh for the AWS SDK's web-identity provider.
-fn sidecar_fragment(
-    f: &Federation,
-    audience: &str,
-    sidecar_image: &str,
-    containers: &[String],
-) -> Value {
-    let token_file = format!("{GSA_TOKEN_DIR}/token");
-    let mounts =
-        [json!({"name": "crossfed-aws-token", "mountPath": GSA_TOKEN_DIR, "readOnly": true})];
-    object([
-        (
-            "initContainers",
-            json!([{
-                "name": "crossfed-aws-token",
-                "image": sidecar_image,
-                // A native sidecar (Kubernetes >= 1.29): started before the app, stopped after it.
-                "restartPolicy": "Always",
-                "command": ["/bin/sh", "-c", scripts::GKE_TOKEN_REFRESHER],
-                "env": [env("TOKEN_AUDIENCE", audience), env("TOKEN_FILE", &token_file)],
-                // The app starts only once the first token is on disk.
-                "startupProbe": {"exec": {"command": ["test", "-s", token_file]}, "periodSeconds": 1, "failureThreshold": 120},
-                "resources": {"requests": {"cpu": "5m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}},
-                "securityContext": {
-                    "allowPrivilegeEscalation": false,
-                    "readOnlyRootFilesystem": true,
-                    "runAsNonRoot": true,
-                    "runAsUser": 65532,
-                    "runAsGroup": 65532,
-                    "capabilities": {"drop": ["ALL"]},
-                },
-                "volumeMounts": [{"name": "crossfed-aws-token", "mountPath": GSA_TOKEN_DIR}],
-            }]),
-        ),
-        (
-            "containers",
-            app_containers(
-                containers,
-                &aws_web_identity_env(&f.target, &token_file),
-                &mounts,
-            ),
-        ),
-        (
-            "volumes",
-            json!([{"name": "crossfed-aws-token", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}]),
-        ),
-    ])
-}
-
-/// The pod fragment of one federation, or `None` when it needs no pod changes.
-fn pod_fragment(
-    aws_federations: usize,
-    f: &Federation,
-    credential_process_config: &str,
-) -> Option<Value> {
-    let Source::Kubernetes { containers, .. } = &f.source else {
-        return None;
-    };
-    match &f.method {
-        Method::GoogleIdToken {
-            audience,
-            delivery: TokenDelivery::Sidecar,
-            sidecar_image,
-            ..
-        } => Some(sidecar_fragment(f, audience, sidecar_image, containers)),
-        Method::GoogleIdToken {
-            delivery: TokenDelivery::CredentialProcess,
-            ..
-        } => {
-            let Target::AwsRole { region, .. } = &f.target else {
-                return None;
-            };
-            let mut env = vec![
-                env("AWS_CONFIG_FILE", &format!("{AWS_CONFIG_DIR}/config")),
-                env("AWS_SDK_LOAD_CONFIG", "1"),
-            ];
-            // A single AWS federation is the pod's default profile; with several, the app picks one.
-            if aws_federations == 1 {
-                env.push(json!({"name": "AWS_PROFILE", "value": f.name}));
-            }
-            env.push(json!({"name": "AWS_REGION", "value": region}));
-            env.push(json!({"name": "AWS_DEFAULT_REGION", "value": region}));
-            let mounts = [
-                json!({"name": "crossfed-aws-config", "mountPath": AWS_CONFIG_DIR, "readOnly": true}),
-            ];
-            Some(object([
-                ("containers", app_containers(containers, &env, &mounts)),
-                (
-                    "volumes",
-                    json!([{"name": "crossfed-aws-config", "configMap": {"name": credential_process_config, "defaultMode": 0o555}}]),
-                ),
-            ]))
-        }
-        Method::AwsOidcProvider {
-            audience,
-            token_expiration_seconds,
-            ..
-        } => {
-            let mounts =
-                [json!({"name": "aws-iam-token", "mountPath": AWS_TOKEN_DIR, "readOnly": true})];
-            Some(object([
-                (
-                    "containers",
-                    app_containers(
-                        containers,
-                        &aws_web_identity_env(&f.target, &format!("{AWS_TOKEN_DIR}/token")),
-                        &mounts,
-                    ),
-                ),
-                (
-                    "volumes",
-                    json!([{
-                        "name": "aws-iam-token",
-                        "projected": {"sources": [{"serviceAccountToken": {"audience": audience, "expirationSeconds": token_expiration_seconds, "path": "token"}}]},
-                    }]),
-                ),
-            ]))
-        }
-        Method::WorkloadIdentityPool { .. } => gcp_pod_fragment(f, containers),
-    }
-}
-
-/// The name of the ConfigMap that holds a federation's credential config.
-fn gcp_configmap_name(f: &Federation) -> String {
-    format!("crossfed-gcp-{}", f.name)
-}
-
-/// The pod fragment of a federation into GCP: projected token, credential config, variables.
-fn gcp_pod_fragment(f: &Federation, containers: &[String]) -> Option<Value> {
-    let Method::WorkloadIdentityPool {
-        provider_kind:
-            ProviderKind::Oidc {
-                audience,
-                token_expiration_seconds,
-                ..
-            },
-        ..
-    } = &f.method
-    else {
-        return None;
-    };
-    let config_path = format!("{GCP_CONFIG_DIR}/{GCP_CONFIG_FILE}");
-    let env = [
-        json!({"name": "GOOGLE_APPLICATION_CREDENTIALS", "value": config_path}),
-        json!({"name": "CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE", "value": config_path}),
-    ];
-    let mounts = [
-        json!({"name": "crossfed-gcp-token", "mountPath": GCP_TOKEN_DIR, "readOnly": true}),
-        json!({"name": "crossfed-gcp-config", "mountPath": GCP_CONFIG_DIR, "readOnly": true}),
-    ];
-    Some(object([
-        ("containers", app_containers(containers, &env, &mounts)),
-        (
-            "volumes",
-            json!([
-                {
-                    "name": "crossfed-gcp-token",
-                    "projected": {"sources": [{"serviceAccountToken": {"audience": audience, "expirationSeconds": token_expiration_seconds, "path": "token"}}]},
-                },
-                {"name": "crossfed-gcp-config", "configMap": {"name": gcp_configmap_name(f)}},
-            ]),
-        ),
-    ]))
+    let pod = serde_json::to_value(&pod.doc).expect("a pod spec is JSON");
+    to_yaml(header, std::slice::from_ref(&envelope(pod)))
 }
 
 /// The ServiceAccount of a workload, with the GKE annotation when it acts as a Google SA.
@@ -383,7 +178,7 @@ fn render_federation(
         namespace,
     } = *folder;
     if let Some(config) = super::credential_config(plan, &f.name) {
-        let name = gcp_configmap_name(f);
+        let name = pod::gcp_configmap_name(f);
         let configmap = json!({
             "apiVersion": "v1",
             "kind": "ConfigMap",
@@ -397,10 +192,10 @@ fn render_federation(
         );
         resources.push(file);
     }
-    let Some(Value::Object(pod)) = pod_fragment(aws_federations, f, config_name) else {
+    let Some(pod) = pod::spec(ksa, aws_federations, f, config_name) else {
         return;
     };
-    let pod = PodSpec::new(ksa, pod);
+    let pod = PodSpec::new(pod);
     for (shape, file, kind, example) in [
         (
             Shape::Deployment,
@@ -435,7 +230,13 @@ fn render_federation(
 /// group, version, kind and name. An application's kustomization lists the directory under
 /// `components:` from wherever it lives: a component is a kustomization root of its own, so
 /// kustomize's load restrictor is satisfied.
-fn component(header: &Header, dir: &str, f: &Federation, pod: &PodSpec, files: &mut FilePlan) {
+fn component(
+    header: &Header,
+    dir: &str,
+    f: &Federation,
+    pod: &PodSpec<impl serde::Serialize>,
+    files: &mut FilePlan,
+) {
     let Source::Kubernetes { workloads, .. } = &f.source else {
         return;
     };
@@ -580,14 +381,11 @@ mod tests {
     use super::*;
 
     /// A pod spec with a block and the same spec without one: both paths of [`patch_of`].
-    fn both(pod: &Value) -> (PodSpec, PodSpec) {
-        let Value::Object(pod) = pod.clone() else {
-            unreachable!("a pod fragment is a mapping")
-        };
-        let spliced = PodSpec::new("reader", pod);
+    fn both(pod: &Value) -> (PodSpec<Value>, PodSpec<Value>) {
+        let spliced = PodSpec::new(pod.clone());
         assert!(spliced.block.is_some());
         let whole = PodSpec {
-            map: spliced.map.clone(),
+            doc: pod.clone(),
             block: None,
         };
         (spliced, whole)
@@ -597,6 +395,7 @@ mod tests {
     fn a_spliced_patch_is_the_patch_written_whole() {
         let header = Header::new("crossfed.yaml");
         let pod = json!({
+            "serviceAccountName": "reader",
             "initContainers": [{
                 "name": "sidecar",
                 "command": ["/bin/sh", "-c", "set -eu\n\nwhile true; do\n  sleep 60\ndone\n"],

@@ -36,6 +36,10 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Number, Value};
 
+mod typed;
+
+pub use typed::write_serialized;
+
 /// Spaces per nesting level (serde-saphyr's default `indent_step`).
 const INDENT: usize = 2;
 /// Width at which serde-saphyr folds long strings (its default `folded_wrap_chars`).
@@ -99,6 +103,13 @@ impl Block {
         };
         emitter.mapping(map, Place::Root).ok()?;
         Some(Block { text })
+    }
+
+    /// `value` as a block, written from its `Serialize` impl (see [`write_serialized`]); `None`
+    /// when it is not a non-empty mapping, or has a shape only serde-saphyr writes.
+    #[must_use]
+    pub fn of_serialized<T: serde::Serialize + ?Sized>(value: &T) -> Option<Block> {
+        typed::root_mapping(value).map(|text| Block { text })
     }
 
     /// How long the block's text is, to size a buffer.
@@ -1230,5 +1241,75 @@ mod tests {
     #[test]
     fn an_empty_mapping_is_no_block() {
         assert!(Block::of(&serde_json::Map::new()).is_none());
+        assert!(Block::of_serialized(&serde_json::Map::new()).is_none());
+    }
+
+    #[test]
+    fn written_from_serialize_as_from_the_json_value() {
+        let mut config = Config::with_cases(2000);
+        config.failure_persistence = None;
+        TestRunner::new(config)
+            .run(&document(), |value| {
+                // A JSON value serializes as itself: both paths must write the same text.
+                let mut text = String::from("# kept\n");
+                super::write_serialized(&value, &mut text);
+                prop_assert_eq!(text, format!("# kept\n{}", to_string(&value)));
+                let block = |b: Option<Block>| b.map(|b| b.text);
+                match &value {
+                    Value::Object(map) => {
+                        prop_assert_eq!(block(Block::of_serialized(&value)), block(Block::of(map)));
+                    }
+                    _ => prop_assert!(Block::of_serialized(&value).is_none()),
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn typed_documents_are_written_as_their_json_values() {
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Doc<'a> {
+            name: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            read_only: Option<bool>,
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            skipped: Vec<u8>,
+            empty: Vec<u8>,
+            ports: [u16; 2],
+            labels: std::collections::BTreeMap<&'a str, &'a str>,
+            nothing: std::collections::BTreeMap<&'a str, &'a str>,
+            script: String,
+            count: i32,
+            tagged: Option<Tag>,
+        }
+        #[derive(serde::Serialize)]
+        enum Tag {
+            Unit,
+        }
+        let labels = [("app", "reader"), ("0", "digits")].into();
+        for (read_only, tagged) in [(Some(true), None), (None, Some(Tag::Unit))] {
+            let doc = Doc {
+                name: "reader",
+                read_only,
+                skipped: Vec::new(),
+                empty: Vec::new(),
+                ports: [80, 443],
+                labels: std::collections::BTreeMap::clone(&labels),
+                nothing: std::collections::BTreeMap::new(),
+                script: "set -eu\necho hi\n".to_owned(),
+                count: -3,
+                tagged,
+            };
+            let value = serde_json::to_value(&doc).unwrap();
+            let mut text = String::new();
+            super::write_serialized(&doc, &mut text);
+            assert_eq!(text, to_string(&value));
+            assert_eq!(
+                Block::of_serialized(&doc).map(|b| b.text),
+                Block::of(value.as_object().unwrap()).map(|b| b.text)
+            );
+        }
     }
 }
