@@ -9,14 +9,17 @@
 //! workload federates both ways. The kustomization lists the resources (ServiceAccounts,
 //! ConfigMaps), so `kubectl apply -k` works on each namespace folder.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 mod pod;
+mod resources;
 
 use serde_json::{Value, json};
 
 use super::templates::scripts;
-use super::{FilePlan, Header, PlannedFile, credential_process_profile, to_json, to_yaml, yaml};
+use super::{
+    FilePlan, Header, PlannedFile, credential_process_profile, to_json, to_yaml, to_yaml_of, yaml,
+};
 use crate::model::{Federation, Method, Source, Target, TokenDelivery, WorkloadKind};
 use crate::plan::Plan;
 use crate::plan::kubernetes::Workload;
@@ -31,13 +34,6 @@ pub const AWS_CONFIG_DIR: &str = "/etc/crossfed/aws";
 pub const GCP_CONFIG_DIR: &str = "/etc/workload-identity";
 /// The credential config's file name.
 pub const GCP_CONFIG_FILE: &str = "credential-configuration.json";
-/// Label on every resource crossfed renders.
-const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "crossfed");
-
-fn labels() -> Value {
-    json!({MANAGED_BY.0: MANAGED_BY.1})
-}
-
 /// The workload shapes a pod patch comes in: the pod template sits at `spec.template` in
 /// Deployments (and StatefulSets, DaemonSets, Jobs), and at `spec.jobTemplate.spec.template` in
 /// CronJobs.
@@ -134,25 +130,30 @@ fn patch_of(
     to_yaml(header, std::slice::from_ref(&envelope(pod)))
 }
 
-/// The ServiceAccount of a workload, with the GKE annotation when it acts as a Google SA.
-fn service_account(workload: &Workload, federations: &[&Federation]) -> Value {
-    let mut annotations = serde_json::Map::new();
-    for f in federations {
-        if let Method::GoogleIdToken {
+/// The ServiceAccount of a workload, with the GKE annotation when it acts as a Google SA (the
+/// last of its federations' Google service accounts).
+fn service_account<'a>(
+    workload: &'a Workload,
+    federations: &[&'a Federation],
+) -> resources::ServiceAccount<'a> {
+    let gcp_service_account = federations.iter().rev().find_map(|f| match &f.method {
+        Method::GoogleIdToken {
             service_account, ..
-        } = &f.method
-        {
-            annotations.insert(
-                "iam.gke.io/gcp-service-account".to_owned(),
-                json!(service_account),
-            );
-        }
+        } => Some(service_account.as_str()),
+        _ => None,
+    });
+    resources::ServiceAccount {
+        api_version: "v1",
+        kind: "ServiceAccount",
+        metadata: resources::Metadata {
+            name: &workload.service_account,
+            namespace: &workload.namespace,
+            labels: resources::MANAGED_BY,
+            annotations: gcp_service_account.map(|gcp_service_account| resources::Annotations {
+                gcp_service_account,
+            }),
+        },
     }
-    let mut metadata = json!({"name": workload.service_account, "namespace": workload.namespace, "labels": labels()});
-    if !annotations.is_empty() {
-        metadata["annotations"] = Value::Object(annotations);
-    }
-    json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata})
 }
 
 /// A namespace's folder, for the files of its federations.
@@ -179,16 +180,21 @@ fn render_federation(
     } = *folder;
     if let Some(config) = super::credential_config(plan, &f.name) {
         let name = pod::gcp_configmap_name(f);
-        let configmap = json!({
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": name, "namespace": namespace, "labels": labels()},
-            "data": {GCP_CONFIG_FILE: to_json(config)},
-        });
+        let configmap = resources::ConfigMap {
+            api_version: "v1",
+            kind: "ConfigMap",
+            metadata: resources::Metadata {
+                name: &name,
+                namespace,
+                labels: resources::MANAGED_BY,
+                annotations: None,
+            },
+            data: BTreeMap::from([(GCP_CONFIG_FILE, to_json(config))]),
+        };
         let file = format!("configmap-{name}.yaml");
         files.insert(
             format!("{dir}/{file}"),
-            PlannedFile::data(to_yaml(header, &[configmap]), [&f.name]),
+            PlannedFile::data(to_yaml_of(header, &configmap), [&f.name]),
         );
         resources.push(file);
     }
@@ -275,6 +281,72 @@ fn component(
     );
 }
 
+/// The ConfigMap `name` of a service account's `credential_process` profiles, one for each of its
+/// `federations` that delivers Google ID tokens that way (none when none does).
+fn credential_process_config(
+    folder: &NamespaceFiles<'_>,
+    name: &str,
+    federations: &[&Federation],
+    files: &mut FilePlan,
+    resources: &mut Vec<String>,
+) {
+    let NamespaceFiles {
+        header,
+        dir,
+        namespace,
+    } = *folder;
+    let with_profile: Vec<&Federation> = federations
+        .iter()
+        .copied()
+        .filter(|f| {
+            matches!(
+                f.method,
+                Method::GoogleIdToken {
+                    delivery: TokenDelivery::CredentialProcess,
+                    ..
+                }
+            )
+        })
+        .collect();
+    let helper = format!("{AWS_CONFIG_DIR}/credential-process");
+    let profiles: Vec<String> = with_profile
+        .iter()
+        .filter_map(|f| match &f.method {
+            Method::GoogleIdToken { audience, .. } => {
+                credential_process_profile(&f.name, audience, &f.target, &helper)
+            }
+            _ => None,
+        })
+        .collect();
+    if profiles.is_empty() {
+        return;
+    }
+    let config = format!("{}\n{}", header.hash(), profiles.join("\n"));
+    let configmap = resources::ConfigMap {
+        api_version: "v1",
+        kind: "ConfigMap",
+        metadata: resources::Metadata {
+            name,
+            namespace,
+            labels: resources::MANAGED_BY,
+            annotations: None,
+        },
+        data: BTreeMap::from([
+            ("config", config.as_str()),
+            ("credential-process", scripts::AWS_CREDENTIAL_PROCESS),
+        ]),
+    };
+    let file = format!("configmap-{name}.yaml");
+    files.insert(
+        format!("{dir}/{file}"),
+        PlannedFile::data(
+            to_yaml_of(header, &configmap),
+            with_profile.iter().map(|f| &f.name),
+        ),
+    );
+    resources.push(file);
+}
+
 /// Renders the Kubernetes files of share `share` of the namespaces (the `share.0`-th of
 /// `share.1` runs of consecutive namespaces), so several threads can split the work.
 pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan, share: (usize, usize)) {
@@ -292,7 +364,7 @@ pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan, share: (usize,
             files.insert(
                 format!("{dir}/{file}"),
                 PlannedFile::data(
-                    to_yaml(header, &[service_account(workload, &federations)]),
+                    to_yaml_of(header, &service_account(workload, &federations)),
                     names.iter().copied(),
                 ),
             );
@@ -300,60 +372,20 @@ pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan, share: (usize,
 
             // One ConfigMap per service account for its credential_process profiles.
             let config_name = format!("crossfed-aws-{ksa}");
-            let with_profile: Vec<&Federation> = federations
-                .iter()
-                .copied()
-                .filter(|f| {
-                    matches!(
-                        f.method,
-                        Method::GoogleIdToken {
-                            delivery: TokenDelivery::CredentialProcess,
-                            ..
-                        }
-                    )
-                })
-                .collect();
-            let helper = format!("{AWS_CONFIG_DIR}/credential-process");
-            let profiles: Vec<String> = with_profile
-                .iter()
-                .filter_map(|f| match &f.method {
-                    Method::GoogleIdToken { audience, .. } => {
-                        credential_process_profile(&f.name, audience, &f.target, &helper)
-                    }
-                    _ => None,
-                })
-                .collect();
-            if !profiles.is_empty() {
-                let config = format!("{}\n{}", header.hash(), profiles.join("\n"));
-                let configmap = json!({
-                    "apiVersion": "v1",
-                    "kind": "ConfigMap",
-                    "metadata": {"name": config_name, "namespace": namespace, "labels": labels()},
-                    "data": {"config": config, "credential-process": scripts::AWS_CREDENTIAL_PROCESS},
-                });
-                let file = format!("configmap-{config_name}.yaml");
-                files.insert(
-                    format!("{dir}/{file}"),
-                    PlannedFile::data(
-                        to_yaml(header, &[configmap]),
-                        with_profile.iter().map(|f| &f.name),
-                    ),
-                );
-                resources.push(file);
-            }
+            let folder = NamespaceFiles {
+                header,
+                dir: &dir,
+                namespace,
+            };
+            credential_process_config(&folder, &config_name, &federations, files, &mut resources);
             let aws_federations = federations
                 .iter()
                 .filter(|f| matches!(f.target, Target::AwsRole { .. }))
                 .count();
             for f in &federations {
-                let namespace_files = NamespaceFiles {
-                    header,
-                    dir: &dir,
-                    namespace,
-                };
                 render_federation(
                     plan,
-                    &namespace_files,
+                    &folder,
                     (ksa, &config_name),
                     aws_federations,
                     f,
@@ -363,15 +395,15 @@ pub fn render(plan: &Plan, header: &Header, files: &mut FilePlan, share: (usize,
             }
         }
         resources.sort();
-        let kustomization = json!({
-            "apiVersion": "kustomize.config.k8s.io/v1beta1",
-            "kind": "Kustomization",
-            "namespace": namespace,
-            "resources": resources,
-        });
+        let kustomization = resources::Kustomization {
+            api_version: "kustomize.config.k8s.io/v1beta1",
+            kind: "Kustomization",
+            namespace,
+            resources: &resources,
+        };
         files.insert(
             format!("{dir}/kustomization.yaml"),
-            PlannedFile::data(to_yaml(header, &[kustomization]), &ns.federations),
+            PlannedFile::data(to_yaml_of(header, &kustomization), &ns.federations),
         );
     }
 }

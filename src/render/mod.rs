@@ -515,6 +515,15 @@ pub fn to_yaml(header: &Header, documents: &[Value]) -> String {
     text
 }
 
+/// [`to_yaml`] of one typed document, written without building it as a JSON value first (see
+/// [`yaml::write_serialized`]).
+#[must_use]
+pub fn to_yaml_of<T: serde::Serialize + ?Sized>(header: &Header, document: &T) -> String {
+    let mut text = header.hash();
+    yaml::write_serialized(document, &mut text);
+    text
+}
+
 /// Paths in the output directory that more than one renderer names: the file's own renderer
 /// writes it, and the summary's runbook or a host's `install.sh` refers to it.
 pub mod paths {
