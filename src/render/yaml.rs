@@ -87,6 +87,8 @@ pub fn write(value: &Value, out: &mut String) {
 pub struct Block {
     /// The mapping's lines at the root.
     text: String,
+    /// How many of them are not empty (each is indented where the block is placed).
+    indented: usize,
 }
 
 impl Block {
@@ -102,14 +104,22 @@ impl Block {
             splice: None,
         };
         emitter.mapping(map, Place::Root).ok()?;
-        Some(Block { text })
+        Some(Block::new(text))
     }
 
     /// `value` as a block, written from its `Serialize` impl (see [`write_serialized`]); `None`
     /// when it is not a non-empty mapping, or has a shape only serde-saphyr writes.
     #[must_use]
     pub fn of_serialized<T: serde::Serialize + ?Sized>(value: &T) -> Option<Block> {
-        typed::root_mapping(value).map(|text| Block { text })
+        typed::root_mapping(value).map(Block::new)
+    }
+
+    fn new(text: String) -> Block {
+        let indented = text
+            .split_inclusive('\n')
+            .filter(|line| *line != "\n")
+            .count();
+        Block { text, indented }
     }
 
     /// How long the block's text is, to size a buffer.
@@ -381,16 +391,25 @@ impl Emitter<'_> {
     }
 
     /// A [`Block`] under a key: its lines, every non-empty one moved to the mapping's column.
+    /// (An organisation's tree splices tens of thousands of blocks: the buffer is sized once,
+    /// and the lines found with `memchr`.)
     fn block(&mut self, block: &Block, place: Place) -> Result<(), Unsupported> {
         let Place::Value { depth } = place else {
             return Err(Unsupported);
         };
+        let indent = (depth + 1) * INDENT;
+        self.out
+            .reserve(1 + block.text.len() + block.indented * indent);
         self.out.push('\n');
-        for line in block.text.split_inclusive('\n') {
-            if line != "\n" {
-                push_spaces(self.out, (depth + 1) * INDENT);
+        let mut start = 0;
+        let ends = memchr::memchr_iter(b'\n', block.text.as_bytes()).map(|end| end + 1);
+        for end in ends.chain(std::iter::once(block.text.len())) {
+            let line = &block.text[start..end];
+            if !line.is_empty() && line != "\n" {
+                push_spaces(self.out, indent);
             }
             self.out.push_str(line);
+            start = end;
         }
         Ok(())
     }
