@@ -450,13 +450,21 @@ fn table_rows(
         })
         .sum();
     out.reserve(size + then);
+    // Pieces pushed one by one: `write!` goes through the formatting machinery for each, and
+    // the rows are tens of thousands.
     for ([name, source, method, target], files) in rows {
-        let _ = write!(out, "| `{name}` | {source} | {method} | {target} | ");
+        for piece in [
+            "| `", name, "` | ", source, " | ", method, " | ", target, " | ",
+        ] {
+            out.push_str(piece);
+        }
         for (i, file) in files.into_iter().flatten().enumerate() {
             if i > 0 {
                 out.push_str("<br>");
             }
-            let _ = write!(out, "[{file}]({link_prefix}{file})");
+            for piece in ["[", file, "](", link_prefix, file, ")"] {
+                out.push_str(piece);
+            }
         }
         out.push_str(" |\n");
     }
