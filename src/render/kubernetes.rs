@@ -54,7 +54,8 @@ impl Shape {
 }
 
 /// A JSON object with `entries` in order. Unlike `json!`, which copies every interpolated value
-/// through serde, this moves them: the pod fragments are the bulk of a large tree.
+/// through serde, this moves them: a patch's envelope nests the pod spec (or the hole for its
+/// block) under several keys.
 fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
     Value::Object(
         entries
