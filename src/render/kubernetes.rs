@@ -164,6 +164,37 @@ struct NamespaceFiles<'a> {
     namespace: &'a str,
 }
 
+impl NamespaceFiles<'_> {
+    /// Adds ConfigMap `name` holding `data`, serving `federations`, to the folder's files and
+    /// its kustomization's resources.
+    fn config_map<'f>(
+        &self,
+        name: &str,
+        data: &impl serde::Serialize,
+        federations: impl IntoIterator<Item = &'f String>,
+        files: &mut FilePlan,
+        resources: &mut Vec<String>,
+    ) {
+        let configmap = resources::ConfigMap {
+            api_version: "v1",
+            kind: "ConfigMap",
+            metadata: resources::Metadata {
+                name,
+                namespace: self.namespace,
+                labels: resources::MANAGED_BY,
+                annotations: None,
+            },
+            data,
+        };
+        let file = format!("configmap-{name}.yaml");
+        files.insert(
+            format!("{}/{file}", self.dir),
+            PlannedFile::data(to_yaml_of(self.header, &configmap), federations),
+        );
+        resources.push(file);
+    }
+}
+
 /// One federation's files in its namespace: its GCP ConfigMap and its two pod patches.
 fn render_federation(
     plan: &Plan,
@@ -181,23 +212,8 @@ fn render_federation(
     } = *folder;
     if let Some(config) = super::credential_config(plan, &f.name) {
         let name = pod::gcp_configmap_name(f);
-        let configmap = resources::ConfigMap {
-            api_version: "v1",
-            kind: "ConfigMap",
-            metadata: resources::Metadata {
-                name: &name,
-                namespace,
-                labels: resources::MANAGED_BY,
-                annotations: None,
-            },
-            data: BTreeMap::from([(GCP_CONFIG_FILE, to_json(config))]),
-        };
-        let file = format!("configmap-{name}.yaml");
-        files.insert(
-            format!("{dir}/{file}"),
-            PlannedFile::data(to_yaml_of(header, &configmap), [&f.name]),
-        );
-        resources.push(file);
+        let data = BTreeMap::from([(GCP_CONFIG_FILE, to_json(config))]);
+        folder.config_map(&name, &data, [&f.name], files, resources);
     }
     let Some(pod) = pod::spec(ksa, aws_federations, f, config_name) else {
         return;
@@ -291,11 +307,6 @@ fn credential_process_config(
     files: &mut FilePlan,
     resources: &mut Vec<String>,
 ) {
-    let NamespaceFiles {
-        header,
-        dir,
-        namespace,
-    } = *folder;
     let with_profile: Vec<&Federation> = federations
         .iter()
         .copied()
@@ -322,30 +333,13 @@ fn credential_process_config(
     if profiles.is_empty() {
         return;
     }
-    let config = format!("{}\n{}", header.hash(), profiles.join("\n"));
-    let configmap = resources::ConfigMap {
-        api_version: "v1",
-        kind: "ConfigMap",
-        metadata: resources::Metadata {
-            name,
-            namespace,
-            labels: resources::MANAGED_BY,
-            annotations: None,
-        },
-        data: BTreeMap::from([
-            ("config", config.as_str()),
-            ("credential-process", scripts::AWS_CREDENTIAL_PROCESS),
-        ]),
-    };
-    let file = format!("configmap-{name}.yaml");
-    files.insert(
-        format!("{dir}/{file}"),
-        PlannedFile::data(
-            to_yaml_of(header, &configmap),
-            with_profile.iter().map(|f| &f.name),
-        ),
-    );
-    resources.push(file);
+    let config = format!("{}\n{}", folder.header.hash(), profiles.join("\n"));
+    let data = BTreeMap::from([
+        ("config", config.as_str()),
+        ("credential-process", scripts::AWS_CREDENTIAL_PROCESS),
+    ]);
+    let federations = with_profile.iter().map(|f| &f.name);
+    folder.config_map(name, &data, federations, files, resources);
 }
 
 /// Renders the Kubernetes files of share `share` of the namespaces (the `share.0`-th of
