@@ -13,6 +13,7 @@
 
 pub mod load;
 pub mod patterns;
+mod scan;
 pub mod span_index;
 
 use schemars::JsonSchema;

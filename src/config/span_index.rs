@@ -8,15 +8,20 @@
 //! must look anyway.
 //!
 //! [`load`] walks the parser's events once and builds both the `serde_json::Value` and the index.
-//! It handles the plain subset that real specs are written in (block and flow collections, quoted
-//! and block scalars, plain strings, booleans, nulls and unsigned decimal integers) and answers
-//! `None` for anything else (anchors, aliases, tags, merge keys, other numbers, duplicate keys,
-//! several documents, deep nesting, any syntax error). The caller then parses with serde-saphyr,
-//! whose semantics and messages are the reference, and builds the index with [`SpanIndex::build`]
-//! only if it has something to report. A test checks that both paths give equal values.
+//! The events come from the fast scanner ([`super::scan`]), which gives the reference parser's
+//! events for the text it reads, or, for a text it declines, from the reference parser itself.
+//! The walk handles the plain subset that real specs are written in (block and flow collections,
+//! quoted and block scalars, plain strings, booleans, nulls and unsigned decimal integers) and
+//! answers `None` for anything else (anchors, aliases, tags, merge keys, other numbers, duplicate
+//! keys, several documents, deep nesting, any syntax error). The caller then parses with
+//! serde-saphyr, whose semantics and messages are the reference, and builds the index with
+//! [`SpanIndex::build`] only if it has something to report. A test checks that both paths give
+//! equal values.
 
 use serde_json::{Map, Number, Value};
 use serde_saphyr::granit_parser::{Event, Options, Parser, ScalarStyle, Span};
+
+use super::scan;
 
 /// A position in the source: 1-based line, 1-based column (in characters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -142,11 +147,16 @@ pub fn load(source: &str, spans: bool) -> Option<(Value, SpanIndex)> {
     const PIPELINE_MIN_BYTES: usize = 256 * 1024;
     const BATCH: usize = 4096;
     if source.len() < PIPELINE_MIN_BYTES {
-        let events = Parser::new_from_str_with_options(source, parser_options());
-        return load_events(source, spans, events.map(Result::ok));
+        return loaded(walk_text(source, || Walk::new(source, true, spans))?);
     }
     if let Some(loaded) = Cut::of(source).and_then(|cut| cut.load(source.len(), spans)) {
         return Some(loaded);
+    }
+    let mut walk = Walk::new(source, true, spans);
+    match scan::scan(source, |event, span| walk.event(event, &span)) {
+        Ok(()) => return loaded(walk),
+        Err(scan::Stop::Refused) => return None,
+        Err(scan::Stop::Declined) => {}
     }
     std::thread::scope(|scope| {
         let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<_>>(16);
@@ -285,14 +295,8 @@ impl<'s> Cut<'s> {
     /// load or the head is not the spec around the runs. `len` is the whole spec's length, which
     /// sets the budgets.
     fn load(&self, len: usize, spans: bool) -> Option<(Value, SpanIndex)> {
-        let part = |&(text, at): &(&str, Offset)| {
-            let mut walk = Walk::of_part(len, true, spans, at);
-            walk_events(
-                &mut walk,
-                Parser::new_from_str_with_options(text, parser_options()).map(Result::ok),
-            )?;
-            Some(walk)
-        };
+        let part =
+            |&(text, at): &(&str, Offset)| walk_text(text, || Walk::of_part(len, true, spans, at));
         // The head first: usually the longest part (an organisation's declared accounts,
         // projects and roles), so it is taken while the runs can still be shared.
         let parts: Vec<(&str, Offset)> = std::iter::once((self.head.as_str(), Offset::default()))
@@ -431,6 +435,25 @@ fn walk_events<'s>(
     Some(())
 }
 
+/// A walk of `text` (a new one from `walk`) over the fast scanner's events ([`scan`]), or,
+/// when the scanner declines the text, over the reference parser's; `None` when the walk
+/// refuses an event or the text does not parse.
+fn walk_text(text: &str, walk: impl Fn() -> Walk) -> Option<Walk> {
+    let mut fast = walk();
+    match scan::scan(text, |event, span| fast.event(event, &span)) {
+        Ok(()) => Some(fast),
+        Err(scan::Stop::Refused) => None,
+        Err(scan::Stop::Declined) => {
+            let mut reference = walk();
+            walk_events(
+                &mut reference,
+                Parser::new_from_str_with_options(text, parser_options()).map(Result::ok),
+            )?;
+            Some(reference)
+        }
+    }
+}
+
 /// [`load`] over the parser's events (`None` for a syntax error).
 fn load_events<'s>(
     source: &'s str,
@@ -439,6 +462,11 @@ fn load_events<'s>(
 ) -> Option<(Value, SpanIndex)> {
     let mut walk = Walk::new(source, true, spans);
     walk_events(&mut walk, events)?;
+    loaded(walk)
+}
+
+/// The value and index of a finished walk of the whole spec; `None` for an empty document.
+fn loaded(walk: Walk) -> Option<(Value, SpanIndex)> {
     match walk.finish() {
         (Some(Value::Null) | None, _) => None,
         (Some(value), index) => Some((value, index)),
