@@ -200,8 +200,8 @@ fn mermaid_label(text: &str) -> String {
 }
 
 /// A Mermaid `flowchart` of `hops` (each one edge), in the order of the hops.
-fn mermaid_of(hops: &HopSet) -> String {
-    let hops: BTreeSet<&Hop> = hops.iter().collect();
+fn mermaid_of(hops: &HopSet<'_>) -> String {
+    let hops: BTreeSet<&Hop> = hops.iter().copied().collect();
     let nodes: BTreeSet<&str> = hops
         .iter()
         .flat_map(|h| [h.from.as_str(), h.to.as_str()])
@@ -228,26 +228,35 @@ fn mermaid_of(hops: &HopSet) -> String {
 }
 
 /// The distinct hops of a page's chains.
-type HopSet = std::collections::HashSet<Hop, foldhash::fast::FixedState>;
+type HopSet<'a> = std::collections::HashSet<&'a Hop, foldhash::fast::FixedState>;
 
-/// A federation as the summary's tables show it, computed once however many pages list it: its
-/// table cells (name, source, method, target; labels through [`md_cell`]). Its chain is
-/// computed page by page, and let go with the page.
-struct Drawn<'a> {
-    federation: &'a Federation,
+/// A federation as the summary's tables and charts show it, computed once however many pages
+/// list it: its table cells (name, source, method, target; labels through [`md_cell`]) and its
+/// chain.
+struct Drawn {
     cells: [String; 4],
+    hops: Vec<Hop>,
 }
 
-impl<'a> Drawn<'a> {
-    fn of(f: &'a Federation) -> Self {
+impl Drawn {
+    fn of(spec: &Spec, f: &Federation) -> Self {
+        let hops = chain(spec, f);
+        // A chain starts at the source's label and ends at the target's.
+        let source = hops.first().map_or_else(
+            || md_cell(&source_label(&f.source)),
+            |hop| md_cell(&hop.from),
+        );
+        let target = hops
+            .last()
+            .map_or_else(|| md_cell(&target_label(&f.target)), |hop| md_cell(&hop.to));
         Drawn {
-            federation: f,
             cells: [
                 f.name.clone(),
-                md_cell(&source_label(&f.source)),
+                source,
                 method_label(&f.method).to_owned(),
-                md_cell(&target_label(&f.target)),
+                target,
             ],
+            hops,
         }
     }
 }
@@ -419,7 +428,7 @@ fn md_cell(text: &str) -> String {
 /// through [`md_cell`]; names and paths are validated (DNS labels, role names), and none holds a
 /// line break. Reserves room for the rows and `then` more bytes (what follows the table).
 fn table_rows(
-    federations: &[&Drawn<'_>],
+    federations: &[&Drawn],
     by_federation: &FilesOf<'_>,
     link_prefix: &str,
     keep: &dyn Fn(&str) -> bool,
@@ -552,7 +561,7 @@ impl Page {
 /// The trust-chain section of a page: the chart of `hops`, or why it is left out. Hops are
 /// counted first, so that a chart over Mermaid's edge limit (an organisation's account or
 /// cluster page) is never drawn only to be left out.
-fn chart_section(hops: &HopSet, out: &mut String) {
+fn chart_section(hops: &HopSet<'_>, out: &mut String) {
     out.push_str("\n## Trust chain\n\n");
     let edges = hops.len();
     if edges > MERMAID_MAX_EDGES {
@@ -577,11 +586,8 @@ fn chart_section(hops: &HopSet, out: &mut String) {
 }
 
 /// The distinct hops of the chains of `federations`.
-fn hops_of(spec: &Spec, federations: &[&Drawn<'_>]) -> HopSet {
-    federations
-        .iter()
-        .flat_map(|f| chain(spec, f.federation))
-        .collect()
+fn hops_of<'a>(federations: &[&'a Drawn]) -> HopSet<'a> {
+    federations.iter().flat_map(|f| &f.hops).collect()
 }
 
 /// The summary: `README.md`, and with [`PAGED_FROM`] federations or more a page per account,
@@ -626,11 +632,15 @@ pub fn render(
         },
     )?;
     if spec.federations.len() < PAGED_FROM {
-        let drawn: Vec<Drawn> = spec.federations.iter().map(Drawn::of).collect();
+        let drawn: Vec<Drawn> = spec
+            .federations
+            .iter()
+            .map(|f| Drawn::of(spec, f))
+            .collect();
         let all: Vec<&Drawn> = drawn.iter().collect();
         index.push_str(TABLE_HEAD);
         table_rows(&all, &by_federation, "", &|_| true, &mut index, tail.len());
-        chart_section(&hops_of(spec, &all), &mut index);
+        chart_section(&hops_of(&all), &mut index);
         index.push_str(&tail);
         out.insert(PATH.to_owned(), PlannedFile::data(index, &BTreeSet::new()));
         each_page(&mut out);
@@ -638,7 +648,7 @@ pub fn render(
     }
     // Each federation is listed on one or two pages: its cells are drawn once, side by side.
     let federations: Vec<&Federation> = spec.federations.iter().collect();
-    let drawn = crate::par::map(&federations, 200, |f| Drawn::of(f));
+    let drawn = crate::par::map(&federations, 200, |f| Drawn::of(spec, f));
     let mut pages: BTreeMap<Page, Vec<&Drawn>> = BTreeMap::new();
     for (f, drawn) in spec.federations.iter().zip(&drawn) {
         for page in Page::of(spec, f) {
@@ -682,7 +692,7 @@ pub fn render(
             None => !path.starts_with("kubernetes/"),
         };
         table_rows(federations, &by_federation, "../../", &keep, &mut text, 0);
-        chart_section(&hops_of(spec, federations), &mut text);
+        chart_section(&hops_of(federations), &mut text);
         let mut page = FilePlan::from([(page.path(), PlannedFile::data(text, &BTreeSet::new()))]);
         each_page(&mut page);
         page
@@ -842,7 +852,7 @@ mod tests {
     use super::{Hop, HopSet, chart_section, md_cell, mermaid_label};
 
     /// `chains` chains of `hops` hops each, every hop with a label of `label_len` characters.
-    fn hops(chains: usize, hops: usize, label_len: usize) -> HopSet {
+    fn hops(chains: usize, hops: usize, label_len: usize) -> Vec<Hop> {
         (0..chains)
             .flat_map(|chain| {
                 (0..hops).map(move |i| Hop {
@@ -854,9 +864,10 @@ mod tests {
             .collect()
     }
 
-    fn section(hops: &HopSet) -> String {
+    fn section(hops: &[Hop]) -> String {
+        let set: HopSet<'_> = hops.iter().collect();
         let mut out = String::new();
-        chart_section(hops, &mut out);
+        chart_section(&set, &mut out);
         out
     }
 
