@@ -115,11 +115,17 @@ impl Block {
     }
 
     fn new(text: String) -> Block {
-        let indented = text
-            .split_inclusive('\n')
-            .filter(|line| *line != "\n")
+        // The lines that are not empty: each line break not right after another (or at the
+        // start), and a last line without one.
+        let bytes = text.as_bytes();
+        let ended = memchr::memchr_iter(b'\n', bytes)
+            .filter(|&at| at > 0 && bytes[at - 1] != b'\n')
             .count();
-        Block { text, indented }
+        let unended = bytes.last().is_some_and(|&last| last != b'\n');
+        Block {
+            indented: ended + usize::from(unended),
+            text,
+        }
     }
 
     /// How long the block's text is, to size a buffer.
@@ -671,6 +677,26 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::{Block, Coverage, coverage, to_string, write_with};
+
+    #[test]
+    fn a_block_counts_the_lines_it_indents() {
+        for text in [
+            "",
+            "\n",
+            "a\n",
+            "a\n\nb\n",
+            "\n\na\n",
+            "a\nb",
+            "a\n\n\n  b\n\n",
+        ] {
+            let lines = text.split_inclusive('\n').filter(|line| *line != "\n");
+            assert_eq!(
+                Block::new(text.to_owned()).indented,
+                lines.count(),
+                "{text:?}"
+            );
+        }
+    }
 
     /// serde-saphyr's output, the reference.
     fn reference(value: &Value) -> String {
