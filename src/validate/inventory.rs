@@ -95,14 +95,13 @@ impl Inventory {
         }
     }
 
-    /// The resolved spec: this inventory and `federations`, sorted by name.
+    /// The resolved spec: this inventory and `federations` (in name order).
     pub(super) fn into_spec(
         self,
-        mut federations: Vec<Federation>,
+        federations: Vec<Federation>,
         outputs: crate::model::Outputs,
         provider_shards: std::collections::BTreeMap<String, crate::model::Shard>,
     ) -> Spec {
-        federations.sort_by(|a, b| a.name.cmp(&b.name));
         Spec {
             gcp_projects: self.gcp_projects,
             service_accounts: self.service_accounts,

@@ -56,7 +56,12 @@ pub fn check(raw: &RawSpec, diags: &mut Vec<Diagnostic>) -> Option<Spec> {
         &inventory.pools,
         &inventory.roles,
     );
-    cross::check(&mut c, &federations);
+    // The model holds the federations by name: their order is found beside the rules.
+    let (order, ()) = crate::par::join(
+        raw.federations.len() >= crate::par::MANY_FEDERATIONS,
+        || by_name(&federations),
+        || cross::check(&mut c, &federations),
+    );
 
     if c.count() > before {
         return None;
@@ -65,7 +70,25 @@ pub fn check(raw: &RawSpec, diags: &mut Vec<Diagnostic>) -> Option<Spec> {
         scripts: raw.output.scripts,
         terraform: raw.output.terraform,
     };
-    Some(inventory.into_spec(federations, outputs, shards))
+    Some(inventory.into_spec(in_order(federations, &order), outputs, shards))
+}
+
+/// The positions of `federations` in name order (their names are unique once checked).
+fn by_name(federations: &[crate::model::Federation]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..federations.len()).collect();
+    order.sort_by(|&a, &b| federations[a].name.cmp(&federations[b].name));
+    order
+}
+
+/// `federations` in `order` (a permutation of their positions). Each is moved once, where
+/// sorting them would move each large record many times.
+fn in_order(
+    federations: Vec<crate::model::Federation>,
+    order: &[usize],
+) -> Vec<crate::model::Federation> {
+    let mut slots: Vec<Option<crate::model::Federation>> =
+        federations.into_iter().map(Some).collect();
+    order.iter().filter_map(|&i| slots[i].take()).collect()
 }
 
 /// Resolves every federation against the inventory. Each stands alone, so a large spec is split
