@@ -234,14 +234,16 @@ pub fn declared(f: &Federation) -> Vec<Node<'_>> {
 
 impl<'p> Graph<'p> {
     fn id(&mut self, node: Node<'p>) -> u32 {
-        if let Some(&id) = self.ids.get(&node) {
-            return id;
+        match self.ids.entry(node) {
+            std::collections::hash_map::Entry::Occupied(known) => *known.get(),
+            std::collections::hash_map::Entry::Vacant(new) => {
+                let id = u32::try_from(self.nodes.len()).expect("fewer than 2^32 identities");
+                self.nodes.push(new.key().clone());
+                new.insert(id);
+                self.hops.push(Vec::new());
+                id
+            }
         }
-        let id = u32::try_from(self.nodes.len()).expect("fewer than 2^32 identities");
-        self.nodes.push(node.clone());
-        self.ids.insert(node, id);
-        self.hops.push(Vec::new());
-        id
     }
 
     fn add(&mut self, from: Node<'p>, to: Node<'p>, why: Why<'p>) {
@@ -260,7 +262,14 @@ impl<'p> Graph<'p> {
     #[must_use]
     pub fn build(plan: &'p Plan) -> Self {
         let spec = &plan.spec;
-        let mut graph = Graph::default();
+        // Room for the identities at once (an organisation's spec has about two per federation,
+        // sources and targets shared): growing the table rehashes every identity's long name.
+        let nodes = spec.federations.len() * 5 / 2;
+        let mut graph = Graph {
+            ids: HashMap::with_capacity_and_hasher(nodes, FixedState::default()),
+            nodes: Vec::with_capacity(nodes),
+            hops: Vec::with_capacity(nodes),
+        };
         // GKE Workload Identity bindings (gke-workload-identity.sh).
         for binding in plan.gcp.gke_bindings.values().flat_map(BTreeMap::values) {
             graph.add(
