@@ -150,15 +150,7 @@ impl<'s, F: FnMut(Event<'s>, Span) -> Option<()>> Scanner<'s, F> {
                 if first >= self.line_end || self.byte(first) == b'#' {
                     return Err(Stop::Declined);
                 }
-                self.blocks.push(Block {
-                    kind: Kind::Sequence,
-                    indent,
-                });
-                let start = self.marker(first);
-                self.send(
-                    Event::SequenceStart(StructureStyle::Block, 0, None),
-                    Span::new(start, start),
-                )?;
+                self.push(Kind::Sequence, indent, first)?;
                 self.item(at)
             }
             (Kind::Sequence, false) => {
@@ -178,28 +170,25 @@ impl<'s, F: FnMut(Event<'s>, Span) -> Option<()>> Scanner<'s, F> {
     /// Opens the block collection whose first line starts at `at`: a sequence on a dash, a
     /// mapping otherwise.
     fn open(&mut self, at: usize, indent: usize, item: bool) -> Step {
-        let start = self.marker(at);
         if item {
-            self.blocks.push(Block {
-                kind: Kind::Sequence,
-                indent,
-            });
-            self.send(
-                Event::SequenceStart(StructureStyle::Block, 0, None),
-                Span::new(start, start),
-            )?;
+            self.push(Kind::Sequence, indent, at)?;
             self.item(at)
         } else {
-            self.blocks.push(Block {
-                kind: Kind::Mapping,
-                indent,
-            });
-            self.send(
-                Event::MappingStart(StructureStyle::Block, 0, None),
-                Span::new(start, start),
-            )?;
+            self.push(Kind::Mapping, indent, at)?;
             self.entry(at)
         }
+    }
+
+    /// Opens a block collection of `kind` whose entries sit at column `indent`, placed (as the
+    /// reference places it) at `at`.
+    fn push(&mut self, kind: Kind, indent: usize, at: usize) -> Step {
+        self.blocks.push(Block { kind, indent });
+        let start = self.marker(at);
+        let event = match kind {
+            Kind::Mapping => Event::MappingStart(StructureStyle::Block, 0, None),
+            Kind::Sequence => Event::SequenceStart(StructureStyle::Block, 0, None),
+        };
+        self.send(event, Span::new(start, start))
     }
 
     /// Closes every block deeper than `indent` (all of them for `None`), giving a key still
@@ -239,15 +228,7 @@ impl<'s, F: FnMut(Event<'s>, Span) -> Option<()>> Scanner<'s, F> {
             return Err(Stop::Declined);
         }
         if self.is_entry(at)? {
-            let start = self.marker(at);
-            self.blocks.push(Block {
-                kind: Kind::Mapping,
-                indent: at - self.line_start,
-            });
-            self.send(
-                Event::MappingStart(StructureStyle::Block, 0, None),
-                Span::new(start, start),
-            )?;
+            self.push(Kind::Mapping, at - self.line_start, at)?;
             return self.entry(at);
         }
         let end = self.node(at, Context::Block, 0)?;
