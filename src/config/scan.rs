@@ -67,6 +67,14 @@ struct Block {
     indent: usize,
 }
 
+/// A block mapping key as read: its text and style, where it ends, and where its `:` is.
+struct Key<'s> {
+    text: Cow<'s, str>,
+    style: ScalarStyle,
+    end: usize,
+    colon: usize,
+}
+
 /// Whether a scalar sits in a block or inside a flow collection (where `,[]{}` end it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Context {
@@ -227,49 +235,60 @@ impl<'s, F: FnMut(Event<'s>, Span) -> Option<()>> Scanner<'s, F> {
         if at >= self.line_end || self.byte(at) == b'#' || self.text[at..].starts_with("- ") {
             return Err(Stop::Declined);
         }
-        if self.is_entry(at)? {
+        if let Some(key) = self.key(at)? {
             self.push(Kind::Mapping, at - self.line_start, at)?;
-            return self.entry(at);
+            return self.entry_of(at, key);
         }
         let end = self.node(at, Context::Block, 0)?;
         self.line_done(end)
     }
 
-    /// Whether the text at `at` is a block mapping entry (`key:` then a space or the line's end).
-    fn is_entry(&self, at: usize) -> Step<bool> {
-        let end = match self.byte(at) {
-            b'\'' | b'"' => self.quoted(at)?.1,
-            b'{' | b'[' => return Ok(false),
-            _ => self.plain(at, Context::Block)?.1,
-        };
-        let colon = self.skip_spaces(end);
-        Ok(colon < self.line_end && self.byte(colon) == b':' && self.space_or_end(colon + 1))
-    }
-
-    /// A block mapping entry starting at `at`: its key, then its value on the line or (when the
-    /// line ends after the `:`) the next lines' block, or null.
-    fn entry(&mut self, at: usize) -> Step {
-        let (key, style, end) = match self.byte(at) {
+    /// The block mapping key at `at` (`key:` then a space or the line's end), read once for
+    /// both the question and the entry; `None` when the text there is not a key.
+    fn key(&self, at: usize) -> Step<Option<Key<'s>>> {
+        let (text, style, end) = match self.byte(at) {
             b'\'' | b'"' => {
-                let (key, end, style) = self.quoted(at)?;
-                (key, style, end)
+                let (text, end, style) = self.quoted(at)?;
+                (text, style, end)
             }
-            b'{' | b'[' => return Err(Stop::Declined),
+            b'{' | b'[' => return Ok(None),
             _ => {
-                let (key, end) = self.plain(at, Context::Block)?;
-                (key, ScalarStyle::Plain, end)
+                let (text, end) = self.plain(at, Context::Block)?;
+                (text, ScalarStyle::Plain, end)
             }
         };
         let colon = self.skip_spaces(end);
-        if colon >= self.line_end
-            || self.byte(colon) != b':'
-            || !self.space_or_end(colon + 1)
-            || end - at > MAX_KEY_CHARS
-        {
+        if colon >= self.line_end || self.byte(colon) != b':' || !self.space_or_end(colon + 1) {
+            return Ok(None);
+        }
+        if end - at > MAX_KEY_CHARS {
             return Err(Stop::Declined);
         }
+        Ok(Some(Key {
+            text,
+            style,
+            end,
+            colon,
+        }))
+    }
+
+    /// A block mapping entry starting at `at`.
+    fn entry(&mut self, at: usize) -> Step {
+        let key = self.key(at)?.ok_or(Stop::Declined)?;
+        self.entry_of(at, key)
+    }
+
+    /// The entry whose `key` starts at `at`: the key, then its value on the line or (when the
+    /// line ends after the `:`) the next lines' block, or null.
+    fn entry_of(&mut self, at: usize, key: Key<'s>) -> Step {
+        let Key {
+            text,
+            style,
+            end,
+            colon,
+        } = key;
         self.send(
-            Event::Scalar(key, style, 0, None),
+            Event::Scalar(text, style, 0, None),
             Span::new(self.marker(at), self.marker(end)),
         )?;
         let value = self.skip_spaces(colon + 1);

@@ -307,27 +307,22 @@ fn credential_process_config(
     files: &mut FilePlan,
     resources: &mut Vec<String>,
 ) {
-    let with_profile: Vec<&Federation> = federations
+    let with_profile: Vec<(&Federation, &String)> = federations
         .iter()
-        .copied()
-        .filter(|f| {
-            matches!(
-                f.method,
-                Method::GoogleIdToken {
-                    delivery: TokenDelivery::CredentialProcess,
-                    ..
-                }
-            )
+        .filter_map(|f| match &f.method {
+            Method::GoogleIdToken {
+                audience,
+                delivery: TokenDelivery::CredentialProcess,
+                ..
+            } => Some((*f, audience)),
+            _ => None,
         })
         .collect();
     let helper = format!("{AWS_CONFIG_DIR}/credential-process");
     let profiles: Vec<String> = with_profile
         .iter()
-        .filter_map(|f| match &f.method {
-            Method::GoogleIdToken { audience, .. } => {
-                credential_process_profile(&f.name, audience, &f.target, &helper)
-            }
-            _ => None,
+        .filter_map(|(f, audience)| {
+            credential_process_profile(&f.name, audience, &f.target, &helper)
         })
         .collect();
     if profiles.is_empty() {
@@ -338,7 +333,7 @@ fn credential_process_config(
         ("config", config.as_str()),
         ("credential-process", scripts::AWS_CREDENTIAL_PROCESS),
     ]);
-    let federations = with_profile.iter().map(|f| &f.name);
+    let federations = with_profile.iter().map(|(f, _)| &f.name);
     folder.config_map(name, &data, federations, files, resources);
 }
 
