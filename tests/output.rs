@@ -625,9 +625,17 @@ fn settles_only_what_the_directory_holds(survey: bool) {
 
     let unsettled = output::with_manifest(next.clone(), "large.yaml", "large");
     let held = if survey {
+        // Hashed by three threads at once, as the CLI's validating thread helps the survey.
         let never = std::sync::atomic::AtomicBool::new(false);
-        Held::survey(&out, true, &never)
-            .expect("a rendered tree is surveyed")
+        let survey = output::Survey::open(&out, true).expect("a rendered tree is surveyed");
+        std::thread::scope(|scope| {
+            for _ in 0..3 {
+                scope.spawn(|| survey.work(&never));
+            }
+        });
+        survey
+            .finish()
+            .expect("every chunk was hashed")
             .for_writing_after_survey()
             .unwrap()
     } else {
@@ -797,6 +805,13 @@ fn a_survey_reads_only_a_finished_tree_and_writes_nothing() {
     assert!(Held::survey(&out, false, &never).is_some());
     // Asked to stop (the spec is invalid): gives up.
     assert!(Held::survey(&out, true, &AtomicBool::new(true)).is_none());
+    // A survey that nobody worked on is not finished.
+    assert!(
+        output::Survey::open(&out, false)
+            .unwrap()
+            .finish()
+            .is_none()
+    );
     // An interrupted render is left to `render`'s recovery, which writes.
     std::fs::write(
         out.join(".crossfed/staging.json"),

@@ -183,8 +183,9 @@ pub fn previous(
     Ok(previous)
 }
 
-/// [`plan_spec`], while [`Held::survey`](crossfed::output::Held::survey) reads the output
-/// directory on another thread: the directory held, if it could be surveyed.
+/// [`plan_spec`], while a [`Survey`](crossfed::output::Survey) reads the output directory on
+/// another thread, helped by this one once the spec is valid: the directory held, if it could be
+/// surveyed.
 ///
 /// # Errors
 /// As [`plan_spec`].
@@ -193,16 +194,36 @@ pub fn plan_spec_surveying<'a>(
     output: &'a Path,
     exclusive: bool,
 ) -> Result<(Planned, Option<crossfed::output::Held<'a>>), Failure> {
-    let stop = std::sync::atomic::AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        let survey = scope.spawn(|| crossfed::output::Held::survey(output, exclusive, &stop));
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = AtomicBool::new(false);
+    let survey = std::sync::OnceLock::new();
+    let planned = std::thread::scope(|scope| {
+        let surveying = scope.spawn(|| {
+            if let Some(survey) =
+                survey.get_or_init(|| crossfed::output::Survey::open(output, exclusive))
+            {
+                survey.work(&stop);
+            }
+        });
         let planned = plan_spec(path, output);
-        if !matches!(planned, Ok(Planned::Plan(_))) {
-            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if matches!(planned, Ok(Planned::Plan(_))) {
+            // Rendering waits for the survey: hash what is left of it on this core too.
+            if let Some(Some(survey)) = survey.get() {
+                survey.work(&stop);
+            }
+        } else {
+            stop.store(true, Ordering::Relaxed);
         }
-        let held = survey.join().ok().flatten();
-        planned.map(|planned| (planned, held))
-    })
+        // Joined here, so that a panic on the survey's thread only loses the survey.
+        let _ = surveying.join();
+        planned
+    });
+    // A survey that was stopped, or whose thread panicked, is not finished: `None`.
+    let held = survey
+        .into_inner()
+        .flatten()
+        .and_then(crossfed::output::Survey::finish);
+    planned.map(|planned| (planned, held))
 }
 
 /// Reads the spec at `path` and validates it into its plan ([`crossfed::pipeline::plan`]),

@@ -1391,41 +1391,14 @@ impl<'a> Held<'a> {
 
     /// Locks a directory that already holds a rendered tree (exclusively for writing, shared for
     /// reading), and hashes every regular file its manifest lists, so that [`Held::settle`]
-    /// compares a rendered file with a digest instead of reading the file. Meant to run while the
-    /// spec is validated, on the core validation leaves idle. Writes nothing, not even what
-    /// [`Held::for_writing`] would repair: `None`, leaving everything to the usual path, when
-    /// there is no manifest, a render was interrupted, anything cannot be read, or `stop` is set
-    /// (the spec turned out invalid) before it is done.
+    /// compares a rendered file with a digest instead of reading the file: [`Survey::open`],
+    /// [`Survey::work`] and [`Survey::finish`] on this thread alone. `None` as
+    /// [`Survey::finish`].
     #[must_use]
     pub fn survey(dir: &'a Path, exclusive: bool, stop: &AtomicBool) -> Option<Self> {
-        let lock = lock(dir, exclusive).ok()??;
-        if interrupted(dir).ok()?.is_some() {
-            return None;
-        }
-        let manifest = read_manifest(dir).ok()??;
-        let previous = Previous {
-            grants: manifest.grants,
-            pending: manifest.revocations,
-        };
-        let mut walker = Walker::new(dir);
-        let mut buffer = vec![0_u8; 64 * 1024];
-        // In the manifest's order: the map is built in one pass from the sorted list.
-        let mut surveyed = Vec::with_capacity(manifest.files.len());
-        for (relative, recorded) in manifest.files {
-            if stop.load(Ordering::Relaxed) {
-                return None;
-            }
-            // Anything but a readable regular file is left to `settle`'s own comparison.
-            let actual = hash_file(&mut walker, Path::new(&relative), &mut buffer).ok();
-            surveyed.push((relative, Surveyed { recorded, actual }));
-        }
-        Some(Held {
-            dir,
-            _lock: Some(lock),
-            surveyed: Some(surveyed.into_iter().collect()),
-            previous: Some(previous),
-            writing: exclusive,
-        })
+        let survey = Survey::open(dir, exclusive)?;
+        survey.work(stop);
+        survey.finish()
     }
 
     /// Finishes taking the directory for writing after [`Held::survey`]: removes what an
@@ -1569,6 +1542,108 @@ impl<'a> Held<'a> {
         let paths: BTreeSet<&str> = paths.iter().map(String::as_str).collect();
         diff_held(self.dir, plan, self.surveyed.as_ref(), rerender, &|path| {
             paths.contains(path)
+        })
+    }
+}
+
+/// A survey of a rendered tree under way: the directory locked, its manifest read, and its
+/// files hashed in chunks by every thread that calls [`Survey::work`]. Meant to start while the
+/// spec is validated, on the core validation leaves idle, and to be helped by the validating
+/// thread when it is done, so that rendering starts as soon as both are. Writes nothing, not even
+/// what [`Held::for_writing`] would repair.
+#[derive(Debug)]
+pub struct Survey<'a> {
+    dir: &'a Path,
+    lock: Lock,
+    previous: Previous,
+    writing: bool,
+    /// Each file the manifest lists and the digest it records, in the manifest's (sorted) order.
+    files: Vec<(String, String)>,
+    /// The digests of the files of each chunk of `files`, once a thread hashed them all.
+    chunks: Vec<std::sync::OnceLock<Vec<Option<String>>>>,
+    /// The next chunk to hash.
+    next: AtomicUsize,
+}
+
+impl<'a> Survey<'a> {
+    /// Files hashed per chunk: small enough that the last chunks spread over the threads, large
+    /// enough that a thread keeps the directory handles it opened for the previous file.
+    const CHUNK: usize = 64;
+
+    /// Locks `dir` (exclusively for writing, shared for reading) and reads its manifest. `None`,
+    /// leaving everything to the usual path, when there is no manifest, a render was
+    /// interrupted, or anything cannot be read.
+    #[must_use]
+    pub fn open(dir: &'a Path, exclusive: bool) -> Option<Self> {
+        let lock = lock(dir, exclusive).ok()??;
+        if interrupted(dir).ok()?.is_some() {
+            return None;
+        }
+        let manifest = read_manifest(dir).ok()??;
+        let files: Vec<(String, String)> = manifest.files.into_iter().collect();
+        let chunks = files.len().div_ceil(Self::CHUNK);
+        Some(Survey {
+            dir,
+            lock,
+            previous: Previous {
+                grants: manifest.grants,
+                pending: manifest.revocations,
+            },
+            writing: exclusive,
+            files,
+            chunks: std::iter::repeat_with(std::sync::OnceLock::new)
+                .take(chunks)
+                .collect(),
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// Hashes chunks of the files until none is left, or `stop` is set (the spec turned out
+    /// invalid). Any number of threads may call it at once; each chunk is hashed by one.
+    pub fn work(&self, stop: &AtomicBool) {
+        let mut walker = Walker::new(self.dir);
+        let mut buffer = vec![0_u8; 64 * 1024];
+        loop {
+            let chunk = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(slot) = self.chunks.get(chunk) else {
+                return;
+            };
+            let start = chunk * Self::CHUNK;
+            let end = (start + Self::CHUNK).min(self.files.len());
+            let mut digests = Vec::with_capacity(end - start);
+            for (relative, _) in &self.files[start..end] {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                // Anything but a readable regular file is left to `settle`'s own comparison.
+                digests.push(hash_file(&mut walker, Path::new(relative), &mut buffer).ok());
+            }
+            // Each chunk index is handed out once, so the slot is empty.
+            let _ = slot.set(digests);
+        }
+    }
+
+    /// The directory held, with what the survey found: `None` unless every chunk was hashed
+    /// (it was stopped, or a thread hashing it panicked).
+    #[must_use]
+    pub fn finish(self) -> Option<Held<'a>> {
+        let mut chunks = Vec::with_capacity(self.chunks.len());
+        for chunk in self.chunks {
+            chunks.push(chunk.into_inner()?);
+        }
+        // In the manifest's order: the map is built in one pass from the sorted list.
+        let surveyed = self
+            .files
+            .into_iter()
+            .zip(chunks.into_iter().flatten())
+            .map(|((relative, recorded), actual)| (relative, Surveyed { recorded, actual }))
+            .collect();
+        Some(Held {
+            dir: self.dir,
+            _lock: Some(self.lock),
+            surveyed: Some(surveyed),
+            previous: Some(self.previous),
+            writing: self.writing,
         })
     }
 }
