@@ -85,6 +85,8 @@ pub fn run(args: &CheckArgs) -> Result<Outcome, Failure> {
     super::discard(rendering);
     super::discard(previous);
     super::discard(spec);
+    // With what the survey found (a digest per file): the lock goes with the process.
+    super::discard(held);
     if args.format == super::Format::Json {
         super::out_line(format_args!(
             "{}",

@@ -95,6 +95,8 @@ pub fn run(args: &RenderArgs) -> Result<Outcome, Failure> {
     super::discard(rendering);
     super::discard(previous);
     super::discard(spec);
+    // With what the survey found (a digest per file): the lock goes with the process.
+    super::discard(held);
     if args.quiet {
         return Ok(Outcome::Success);
     }

@@ -190,7 +190,8 @@ pub fn render_with<'g>(
 ) -> Result<FilePlan, RenderError> {
     lint_credential_configs(plan)?;
     let header = Header::new(spec_name);
-    let (jobs, threads) = jobs(plan, &header, revocations);
+    let drawing = summary::Drawing::new(&plan.spec);
+    let (jobs, threads) = jobs(plan, &header, revocations, &drawing);
     let summary = jobs.len();
     let numbers: Vec<usize> = (0..jobs.len()).collect();
     let results = crate::par::map_on(threads, &numbers, |&number| {
@@ -226,7 +227,7 @@ pub fn render_with<'g>(
     }
     let mut files: FilePlan = all.into_iter().collect();
     // The summary lists every other file, so it comes last.
-    let mut part = summary::render(plan, &header, revocations(), &files, each_part)?;
+    let mut part = summary::render(plan, &header, revocations(), &files, &drawing, each_part)?;
     if let Some(path) = part.keys().find(|path| files.contains_key(*path)) {
         return Err(RenderError::PathCollision {
             first: path.clone(),
@@ -256,14 +257,15 @@ pub fn render_parts(
 ) -> Result<Vec<FilePlan>, RenderError> {
     let header = Header::new(spec_name);
     let revocations_of = || revocations;
-    let (jobs, threads) = jobs(plan, &header, &revocations_of);
+    let drawing = summary::Drawing::new(&plan.spec);
+    let (jobs, threads) = jobs(plan, &header, &revocations_of, &drawing);
     let summary = jobs.len();
     crate::par::map_on(threads.min(which.len()), which, |&number| {
         let mut part = if number == summary {
             // The summary reads only the paths and federations of the files, and the files it
             // adds (and the manifest) serve no federation and are not looked up: the whole tree
             // gives what the tree without them gave.
-            summary::render(plan, &header, revocations, files, &|_| {})?
+            summary::render(plan, &header, revocations, files, &drawing, &|_| {})?
         } else {
             let mut part = FilePlan::new();
             if let Some(job) = jobs.get(number) {
@@ -282,11 +284,13 @@ pub fn render_parts(
 type Job<'a> = Box<dyn Fn(&mut FilePlan) -> Result<(), RenderError> + Send + Sync + 'a>;
 
 /// The parts of the tree but the summary (which lists the others, so comes after them), in the
-/// order of their numbers, and the threads to render them on.
+/// order of their numbers, and the threads to render them on. Two kinds of job render no file:
+/// the first computes the revocations, the last ones draw the summary's cells into `drawing`.
 fn jobs<'a, 'g>(
     plan: &'a Plan,
     header: &'a Header,
     revocations: &'a (dyn Fn() -> &'g grants::Grants + Sync),
+    drawing: &'a summary::Drawing<'a>,
 ) -> (Vec<Job<'a>>, usize) {
     // Renderers are pure and write disjoint paths, so they run on threads; the Kubernetes files,
     // most of the output, are split by namespace into more parts than threads, so that few
@@ -329,6 +333,14 @@ fn jobs<'a, 'g>(
     jobs.push(Box::new(move |files| {
         revoke::render(revocations(), plan, header, files)
     }));
+    // Last, the summary's cells, which need no files: small jobs for the threads that finish
+    // first, where they would otherwise wait for the last part.
+    for share in 0..drawing.shares() {
+        jobs.push(Box::new(move |_| {
+            drawing.draw(share);
+            Ok(())
+        }));
+    }
     (jobs, threads)
 }
 

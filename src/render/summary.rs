@@ -233,6 +233,7 @@ type HopSet<'a> = std::collections::HashSet<&'a Hop, foldhash::fast::FixedState>
 /// A federation as the summary's tables and charts show it, computed once however many pages
 /// list it: its table cells (name, source, method, target; labels through [`md_cell`]) and its
 /// chain.
+#[derive(Debug)]
 struct Drawn {
     cells: [String; 4],
     hops: Vec<Hop>,
@@ -258,6 +259,72 @@ impl Drawn {
             ],
             hops,
         }
+    }
+}
+
+/// Every federation's [`Drawn`] cells, drawn in shares of [`Drawing::SHARE`] federations: by
+/// the render's threads as jobs of their own ([`Drawing::draw`], the last jobs, so that they
+/// fill the threads that finish first), and by [`render`] for any share still to draw. They do
+/// not depend on the files, which the summary waits for.
+#[derive(Debug)]
+pub struct Drawing<'a> {
+    spec: &'a Spec,
+    /// Federations per share ([`Drawing::SHARE`] but in tests).
+    size: usize,
+    shares: Vec<std::sync::OnceLock<Vec<Drawn>>>,
+}
+
+impl<'a> Drawing<'a> {
+    /// Federations per share: a few milliseconds of drawing.
+    const SHARE: usize = 500;
+
+    /// Nothing drawn yet.
+    #[must_use]
+    pub fn new(spec: &'a Spec) -> Self {
+        Self::in_shares_of(spec, Self::SHARE)
+    }
+
+    fn in_shares_of(spec: &'a Spec, size: usize) -> Self {
+        let shares = spec.federations.len().div_ceil(size);
+        Drawing {
+            spec,
+            size,
+            shares: std::iter::repeat_with(std::sync::OnceLock::new)
+                .take(shares)
+                .collect(),
+        }
+    }
+
+    /// How many shares there are to draw.
+    #[must_use]
+    pub fn shares(&self) -> usize {
+        self.shares.len()
+    }
+
+    /// Draws share `share` (of [`Drawing::shares`]) unless it is drawn already.
+    pub fn draw(&self, share: usize) {
+        self.drawn(share);
+    }
+
+    fn drawn(&self, share: usize) -> &[Drawn] {
+        self.shares.get(share).map_or(&[], |slot| {
+            slot.get_or_init(|| {
+                let start = share * self.size;
+                let end = (start + self.size).min(self.spec.federations.len());
+                self.spec.federations[start..end]
+                    .iter()
+                    .map(|f| Drawn::of(self.spec, f))
+                    .collect()
+            })
+        })
+    }
+
+    /// Every federation's cells, in the spec's order, drawing the shares still to draw side
+    /// by side.
+    fn all(&self) -> Vec<&Drawn> {
+        let shares: Vec<usize> = (0..self.shares()).collect();
+        crate::par::map(&shares, 1, |&share| self.draw(share));
+        shares.iter().flat_map(|&share| self.drawn(share)).collect()
     }
 }
 
@@ -601,6 +668,7 @@ pub fn render(
     header: &Header,
     revocations: &Grants,
     files: &FilePlan,
+    drawing: &Drawing<'_>,
     each_page: &(dyn Fn(&mut FilePlan) + Sync),
 ) -> Result<FilePlan, RenderError> {
     let spec = &plan.spec;
@@ -632,12 +700,7 @@ pub fn render(
         },
     )?;
     if spec.federations.len() < PAGED_FROM {
-        let drawn: Vec<Drawn> = spec
-            .federations
-            .iter()
-            .map(|f| Drawn::of(spec, f))
-            .collect();
-        let all: Vec<&Drawn> = drawn.iter().collect();
+        let all = drawing.all();
         index.push_str(TABLE_HEAD);
         table_rows(&all, &by_federation, "", &|_| true, &mut index, tail.len());
         chart_section(&hops_of(&all), &mut index);
@@ -646,11 +709,10 @@ pub fn render(
         each_page(&mut out);
         return Ok(out);
     }
-    // Each federation is listed on one or two pages: its cells are drawn once, side by side.
-    let federations: Vec<&Federation> = spec.federations.iter().collect();
-    let drawn = crate::par::map(&federations, 200, |f| Drawn::of(spec, f));
+    // Each federation is listed on one or two pages: its cells are drawn once.
+    let drawn = drawing.all();
     let mut pages: BTreeMap<Page, Vec<&Drawn>> = BTreeMap::new();
-    for (f, drawn) in spec.federations.iter().zip(&drawn) {
+    for (f, drawn) in spec.federations.iter().zip(drawn) {
         for page in Page::of(spec, f) {
             pages.entry(page).or_default().push(drawn);
         }
@@ -849,7 +911,26 @@ pub fn explain(plan: &Plan, name: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Hop, HopSet, chart_section, md_cell, mermaid_label};
+    use super::{Drawing, Drawn, Hop, HopSet, chart_section, md_cell, mermaid_label};
+
+    #[test]
+    fn cells_drawn_in_shares_in_any_order_are_each_federations_in_the_specs_order() {
+        let source = include_str!("../../fixtures/valid/both-directions.yaml");
+        let plan = crate::validate::validate("spec.yaml", source).unwrap();
+        let spec = &plan.spec;
+        assert!(spec.federations.len() >= 3, "a spec of several shares");
+        let drawing = Drawing::in_shares_of(spec, 2);
+        // A later share drawn first, as a render job would; the rest drawn by `all`.
+        drawing.draw(1);
+        drawing.draw(99);
+        let all = drawing.all();
+        assert_eq!(all.len(), spec.federations.len());
+        for (drawn, f) in all.iter().zip(&spec.federations) {
+            let expected = Drawn::of(spec, f);
+            assert_eq!(drawn.cells, expected.cells, "{}", f.name);
+            assert_eq!(drawn.hops, expected.hops, "{}", f.name);
+        }
+    }
 
     /// `chains` chains of `hops` hops each, every hop with a label of `label_len` characters.
     fn hops(chains: usize, hops: usize, label_len: usize) -> Vec<Hop> {
