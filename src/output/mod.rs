@@ -1229,7 +1229,7 @@ struct Scan<'a> {
 /// from [`Held::survey`] (the same file, read under the same lock).
 enum Recorded<'a> {
     Read(BTreeMap<String, String>),
-    Surveyed(&'a BTreeMap<String, Surveyed>),
+    Surveyed(&'a SurveyedFiles),
 }
 
 impl Recorded<'_> {
@@ -1244,6 +1244,7 @@ impl Recorded<'_> {
         self.get(relative).is_some()
     }
 
+    /// Every path, sorted (a survey keeps the manifest's order, which is sorted).
     fn keys(&self) -> Box<dyn Iterator<Item = &String> + '_> {
         match self {
             Recorded::Read(files) => Box::new(files.keys()),
@@ -1251,6 +1252,11 @@ impl Recorded<'_> {
         }
     }
 }
+
+/// Every file the manifest lists, as [`Held::survey`] found it, in the manifest's order (by
+/// path): looked up by hashing, since a path compared in a search tree is compared with many
+/// that share its long prefix.
+type SurveyedFiles = indexmap::IndexMap<String, Surveyed, foldhash::fast::FixedState>;
 
 /// A file the manifest lists, as [`Held::survey`] found it.
 #[derive(Debug)]
@@ -1264,7 +1270,7 @@ struct Surveyed {
 fn scan<'a>(
     dir: &Path,
     plan: &'a FilePlan,
-    surveyed: Option<&'a BTreeMap<String, Surveyed>>,
+    surveyed: Option<&'a SurveyedFiles>,
 ) -> Result<Scan<'a>, OutputError> {
     let recorded = match surveyed {
         Some(files) => Recorded::Surveyed(files),
@@ -1362,7 +1368,7 @@ pub struct Held<'a> {
     _lock: Option<Lock>,
     /// Each file the manifest lists, with the sha256 of the regular file at its path, read
     /// under this lock by [`Held::survey`] (`None` otherwise).
-    surveyed: Option<BTreeMap<String, Surveyed>>,
+    surveyed: Option<SurveyedFiles>,
     /// What the manifest read by [`Held::survey`] recorded for the next render.
     previous: Option<Previous>,
     /// Held for writing: [`Held::settle`] releases the content of every file, since the writer
@@ -1631,7 +1637,7 @@ impl<'a> Survey<'a> {
         for chunk in self.chunks {
             chunks.push(chunk.into_inner()?);
         }
-        // In the manifest's order: the map is built in one pass from the sorted list.
+        // In the manifest's order, by path: `Recorded::keys` hands them to `not_in` sorted.
         let surveyed = self
             .files
             .into_iter()
@@ -1651,7 +1657,7 @@ impl<'a> Survey<'a> {
 fn write_held(
     dir: &Path,
     plan: &FilePlan,
-    surveyed: Option<&BTreeMap<String, Surveyed>>,
+    surveyed: Option<&SurveyedFiles>,
     rerender: &Rerender<'_>,
     fault: Fault,
     force: bool,
@@ -1925,7 +1931,7 @@ pub fn diff(dir: &Path, plan: &FilePlan) -> Result<Vec<Change>, OutputError> {
 fn diff_held(
     dir: &Path,
     plan: &FilePlan,
-    surveyed: Option<&BTreeMap<String, Surveyed>>,
+    surveyed: Option<&SurveyedFiles>,
     rerender: &Rerender<'_>,
     wanted: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<Change>, OutputError> {
