@@ -812,6 +812,17 @@ fn a_survey_reads_only_a_finished_tree_and_writes_nothing() {
             .finish()
             .is_none()
     );
+    // A manifest whose files read well and whose rest does not (a version that is not a string)
+    // is left to the usual path, which reports it.
+    let manifest = out.join(".crossfed/manifest.json");
+    let sound = std::fs::read_to_string(&manifest).unwrap();
+    let version = format!("\"crossfed\": \"{}\"", env!("CARGO_PKG_VERSION"));
+    assert!(sound.contains(&version), "{sound}");
+    std::fs::write(&manifest, sound.replacen(&version, "\"crossfed\": 5", 1)).unwrap();
+    assert!(output::read_manifest(&out).is_err());
+    assert!(output::Survey::open(&out, false).is_some());
+    assert!(Held::survey(&out, false, &never).is_none());
+    std::fs::write(&manifest, &sound).unwrap();
     // An interrupted render is left to `render`'s recovery, which writes.
     std::fs::write(
         out.join(".crossfed/staging.json"),

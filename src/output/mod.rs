@@ -250,6 +250,15 @@ pub struct Manifest {
 fn sorted_map<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<BTreeMap<String, String>, D::Error> {
+    // From a sorted list without repeated keys, `collect` builds the map in one linear pass.
+    Ok(sorted_entries(deserializer)?.into_iter().collect())
+}
+
+/// The entries of a JSON object of strings, sorted by key, the last of repeated keys kept: what
+/// [`sorted_map`] holds, as a list.
+fn sorted_entries<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<(String, String)>, D::Error> {
     struct Entries;
     impl<'de> serde::de::Visitor<'de> for Entries {
         type Value = Vec<(String, String)>;
@@ -269,8 +278,21 @@ fn sorted_map<'de, D: serde::Deserializer<'de>>(
             Ok(entries)
         }
     }
-    // `collect` sorts (a sorted list in one linear pass) and keeps the last of equal keys.
-    Ok(deserializer.deserialize_map(Entries)?.into_iter().collect())
+    let mut entries: Vec<(String, String)> = deserializer.deserialize_map(Entries)?;
+    // Written in order, so usually sorted already, which one pass confirms.
+    if !entries.is_sorted_by(|a, b| a.0 < b.0) {
+        // Stable: of equal keys the last read stays last, and is the one kept.
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut kept: Vec<(String, String)> = Vec::with_capacity(entries.len());
+        for entry in entries {
+            match kept.last_mut() {
+                Some(last) if last.0 == entry.0 => *last = entry,
+                _ => kept.push(entry),
+            }
+        }
+        entries = kept;
+    }
+    Ok(entries)
 }
 
 /// [`Manifest`] as written: the same fields in the same order, borrowed from the plan. Change
@@ -520,13 +542,65 @@ fn in_parallel<T: Sync, R: Send>(
     done.into_iter().map(|(_, result)| result).collect()
 }
 
+/// The manifest's text at `dir`, read without following a link; `None` when there is none.
+fn manifest_text(dir: &Path) -> Result<Option<Vec<u8>>, OutputError> {
+    not_a_symlink(dir, STATE_DIR)?;
+    read_existing(&mut Walker::new(dir), dir, Path::new(MANIFEST))
+}
+
+/// The files of the manifest text `bytes` read from `path`, sorted, each path checked as
+/// [`read_manifest`] checks them. The rest of the manifest is skipped, not read: a survey starts
+/// hashing the files while [`manifest_previous`] reads it.
+fn manifest_files(path: &Path, bytes: &[u8]) -> Result<Vec<(String, String)>, OutputError> {
+    #[derive(Deserialize)]
+    struct Files {
+        #[serde(deserialize_with = "sorted_entries")]
+        files: Vec<(String, String)>,
+    }
+    let files: Files = parse_state(path, bytes)?;
+    check_paths(path, files.files.iter().map(|(p, _)| p.as_str()))?;
+    Ok(files.files)
+}
+
+/// What the manifest text `bytes` read from `path` recorded for the next render. With
+/// [`manifest_files`], it accepts what [`read_manifest`] accepts: every field of a [`Manifest`]
+/// is read as its type there, but the files, which it skips.
+fn manifest_previous(path: &Path, bytes: &[u8]) -> Result<Previous, OutputError> {
+    /// [`Manifest`] but its files. Guard: change the two together.
+    #[derive(Deserialize)]
+    struct Rest {
+        #[serde(rename = "crossfed")]
+        _crossfed: String,
+        #[serde(rename = "spec")]
+        _spec: String,
+        #[serde(rename = "spec_sha256")]
+        _spec_sha256: String,
+        #[serde(rename = "files")]
+        _files: serde::de::IgnoredAny,
+        #[serde(default)]
+        grants: Grants,
+        #[serde(default)]
+        revocations: Grants,
+    }
+    let rest: Rest = parse_state(path, bytes)?;
+    for grants in [&rest.grants, &rest.revocations] {
+        grants.check().map_err(|message| OutputError::Corrupt {
+            path: path.to_owned(),
+            message,
+        })?;
+    }
+    Ok(Previous {
+        grants: rest.grants,
+        pending: rest.revocations,
+    })
+}
+
 /// Reads the manifest of `dir`, if there is one.
 ///
 /// # Errors
 /// When it exists but cannot be read or parsed.
 pub fn read_manifest(dir: &Path) -> Result<Option<Manifest>, OutputError> {
-    not_a_symlink(dir, STATE_DIR)?;
-    let Some(bytes) = read_existing(&mut Walker::new(dir), dir, Path::new(MANIFEST))? else {
+    let Some(bytes) = manifest_text(dir)? else {
         return Ok(None);
     };
     let path = dir.join(MANIFEST);
@@ -1561,13 +1635,16 @@ impl<'a> Held<'a> {
 pub struct Survey<'a> {
     dir: &'a Path,
     lock: Lock,
-    previous: Previous,
     writing: bool,
+    /// The manifest's text, until the last task reads what it recorded for the next render.
+    manifest: std::sync::Mutex<Vec<u8>>,
+    /// What the manifest recorded for the next render, once read (`None`: it is corrupt).
+    previous: std::sync::OnceLock<Option<Previous>>,
     /// Each file the manifest lists and the digest it records, in the manifest's (sorted) order.
     files: Vec<(String, String)>,
     /// The digests of the files of each chunk of `files`, once a thread hashed them all.
     chunks: Vec<std::sync::OnceLock<Vec<Option<String>>>>,
-    /// The next chunk to hash.
+    /// The next task: a chunk to hash, then reading the rest of the manifest.
     next: AtomicUsize,
 }
 
@@ -1576,26 +1653,24 @@ impl<'a> Survey<'a> {
     /// enough that a thread keeps the directory handles it opened for the previous file.
     const CHUNK: usize = 64;
 
-    /// Locks `dir` (exclusively for writing, shared for reading) and reads its manifest. `None`,
-    /// leaving everything to the usual path, when there is no manifest, a render was
-    /// interrupted, or anything cannot be read.
+    /// Locks `dir` (exclusively for writing, shared for reading) and reads the files its
+    /// manifest lists. `None`, leaving everything to the usual path, when there is no manifest,
+    /// a render was interrupted, or anything cannot be read.
     #[must_use]
     pub fn open(dir: &'a Path, exclusive: bool) -> Option<Self> {
         let lock = lock(dir, exclusive).ok()??;
         if interrupted(dir).ok()?.is_some() {
             return None;
         }
-        let manifest = read_manifest(dir).ok()??;
-        let files: Vec<(String, String)> = manifest.files.into_iter().collect();
+        let manifest = manifest_text(dir).ok()??;
+        let files = manifest_files(&dir.join(MANIFEST), &manifest).ok()?;
         let chunks = files.len().div_ceil(Self::CHUNK);
         Some(Survey {
             dir,
             lock,
-            previous: Previous {
-                grants: manifest.grants,
-                pending: manifest.revocations,
-            },
             writing: exclusive,
+            manifest: std::sync::Mutex::new(manifest),
+            previous: std::sync::OnceLock::new(),
             files,
             chunks: std::iter::repeat_with(std::sync::OnceLock::new)
                 .take(chunks)
@@ -1604,17 +1679,28 @@ impl<'a> Survey<'a> {
         })
     }
 
-    /// Hashes chunks of the files until none is left, or `stop` is set (the spec turned out
-    /// invalid). Any number of threads may call it at once; each chunk is hashed by one.
+    /// Hashes chunks of the files until none is left, then reads the rest of the manifest,
+    /// unless `stop` is set (the spec turned out invalid). Any number of threads may call it at
+    /// once; each task is done by one.
     pub fn work(&self, stop: &AtomicBool) {
         let mut walker = Walker::new(self.dir);
         let mut buffer = vec![0_u8; 64 * 1024];
         loop {
-            let chunk = self.next.fetch_add(1, Ordering::Relaxed);
-            let Some(slot) = self.chunks.get(chunk) else {
+            let task = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(slot) = self.chunks.get(task) else {
+                if task == self.chunks.len() && !stop.load(Ordering::Relaxed) {
+                    // Last, so that hashing starts at once and this overlaps its end.
+                    let text = self
+                        .manifest
+                        .lock()
+                        .map(|mut text| std::mem::take(&mut *text))
+                        .unwrap_or_default();
+                    let previous = manifest_previous(&self.dir.join(MANIFEST), &text).ok();
+                    let _ = self.previous.set(previous);
+                }
                 return;
             };
-            let start = chunk * Self::CHUNK;
+            let start = task * Self::CHUNK;
             let end = (start + Self::CHUNK).min(self.files.len());
             let mut digests = Vec::with_capacity(end - start);
             for (relative, _) in &self.files[start..end] {
@@ -1624,15 +1710,16 @@ impl<'a> Survey<'a> {
                 // Anything but a readable regular file is left to `settle`'s own comparison.
                 digests.push(hash_file(&mut walker, Path::new(relative), &mut buffer).ok());
             }
-            // Each chunk index is handed out once, so the slot is empty.
+            // Each task is handed out once, so the slot is empty.
             let _ = slot.set(digests);
         }
     }
 
-    /// The directory held, with what the survey found: `None` unless every chunk was hashed
-    /// (it was stopped, or a thread hashing it panicked).
+    /// The directory held, with what the survey found: `None` unless every task was done (it
+    /// was stopped, or a thread working on it panicked) and the manifest is sound.
     #[must_use]
     pub fn finish(self) -> Option<Held<'a>> {
+        let previous = self.previous.into_inner()??;
         let mut chunks = Vec::with_capacity(self.chunks.len());
         for chunk in self.chunks {
             chunks.push(chunk.into_inner()?);
@@ -1648,7 +1735,7 @@ impl<'a> Survey<'a> {
             dir: self.dir,
             _lock: Some(self.lock),
             surveyed: Some(surveyed),
-            previous: Some(self.previous),
+            previous: Some(previous),
             writing: self.writing,
         })
     }
