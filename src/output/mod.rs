@@ -1351,18 +1351,30 @@ fn scan<'a>(
         None => Recorded::Read(read_manifest(dir)?.unwrap_or_default().files),
     };
     let files = planned(plan);
-    let states = in_parallel(dir, &files, |walker, _, file| match file.settled {
-        Settled::Held => Ok(OnDisk::Same),
-        // Not held when it was settled, under this lock: what is there now only decides
-        // whether to add, replace or refuse.
-        Settled::Released => released_on_disk(walker, dir, Path::new(file.relative)),
-        Settled::Kept => on_disk(
-            walker,
-            dir,
-            Path::new(file.relative),
-            file.content.as_bytes(),
-        ),
+    // A held file is the same, as settled under this lock: only the others are looked at, on
+    // the pool (none, for an up-to-date tree).
+    let others: Vec<usize> = (0..files.len())
+        .filter(|&n| files[n].settled != Settled::Held)
+        .collect();
+    let looked = in_parallel(dir, &others, |walker, _, &n| {
+        let file = &files[n];
+        match file.settled {
+            Settled::Held => Ok(OnDisk::Same),
+            // Not held when it was settled, under this lock: what is there now only decides
+            // whether to add, replace or refuse.
+            Settled::Released => released_on_disk(walker, dir, Path::new(file.relative)),
+            Settled::Kept => on_disk(
+                walker,
+                dir,
+                Path::new(file.relative),
+                file.content.as_bytes(),
+            ),
+        }
     })?;
+    let mut states = vec![OnDisk::Same; files.len()];
+    for (n, state) in others.into_iter().zip(looked) {
+        states[n] = state;
+    }
     // Only the paths that will be written, deleted or shown in a diff: an up-to-date tree
     // costs nothing here.
     let mut parents = Parents::new(dir);
