@@ -88,7 +88,10 @@ fn in_order(
 ) -> Vec<crate::model::Federation> {
     let mut slots: Vec<Option<crate::model::Federation>> =
         federations.into_iter().map(Some).collect();
-    order.iter().filter_map(|&i| slots[i].take()).collect()
+    // Sized first (see `resolve_federations`).
+    let mut ordered = Vec::with_capacity(order.len());
+    ordered.extend(order.iter().filter_map(|&i| slots[i].take()));
+    ordered
 }
 
 /// Resolves every federation against the inventory. Each stands alone, so a large spec is split
@@ -101,11 +104,16 @@ fn resolve_federations(
     /// Below this many federations per thread, a thread costs more than it saves.
     const PER_THREAD: usize = 1000;
     let threads = crate::par::threads_for(raw.len(), PER_THREAD);
+    // Sized first, here and below: the records are large, and a list collected from
+    // `filter_map` grows from nothing, copying them again at each doubling.
     let run = |c: &mut Checker<'_>, start: usize, part: &[crate::config::RawFederation]| {
-        part.iter()
-            .enumerate()
-            .filter_map(|(i, f)| federation::resolve(c, inventory, start + i, f))
-            .collect::<Vec<_>>()
+        let mut resolved = Vec::with_capacity(part.len());
+        resolved.extend(
+            part.iter()
+                .enumerate()
+                .filter_map(|(i, f)| federation::resolve(c, inventory, start + i, f)),
+        );
+        resolved
     };
     if threads == 1 {
         return run(c, 0, raw);
@@ -125,9 +133,15 @@ fn resolve_federations(
             .collect();
         handles.into_iter().map(crate::par::wait).collect()
     });
-    let mut federations = Vec::with_capacity(raw.len());
+    // The first run's list takes the others: only theirs are copied.
+    let mut federations = Vec::new();
     for (resolved, diags) in parts {
-        federations.extend(resolved);
+        if federations.is_empty() {
+            federations = resolved;
+            federations.reserve(raw.len() - federations.len());
+        } else {
+            federations.extend(resolved);
+        }
         for d in diags {
             c.push(d);
         }
