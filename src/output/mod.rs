@@ -1484,8 +1484,8 @@ impl<'a> Held<'a> {
     /// Locks a directory that already holds a rendered tree (exclusively for writing, shared for
     /// reading), and hashes every regular file its manifest lists, so that [`Held::settle`]
     /// compares a rendered file with a digest instead of reading the file: [`Survey::open`],
-    /// [`Survey::work`] and [`Survey::finish`] on this thread alone. `None` as
-    /// [`Survey::finish`].
+    /// [`Survey::work`] and [`Survey::finish`] on this thread alone. `None` when either of
+    /// [`Survey::open`] and [`Survey::finish`] gives `None`.
     #[must_use]
     pub fn survey(dir: &'a Path, exclusive: bool, stop: &AtomicBool) -> Option<Self> {
         let survey = Survey::open(dir, exclusive)?;
