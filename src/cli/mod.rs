@@ -170,15 +170,15 @@ impl Validated {
 ///
 /// # Errors
 /// When the manifest cannot be read.
-pub fn previous(
-    held: &crossfed::output::Held<'_>,
+pub fn previous<'h>(
+    held: &'h crossfed::output::Held<'_>,
     forget_revocations: bool,
-) -> Result<crossfed::pipeline::Previous, Failure> {
+) -> Result<std::borrow::Cow<'h, crossfed::pipeline::Previous>, Failure> {
     let mut previous = held
         .previous()
         .map_err(|e| Failure::Refused(e.to_string()))?;
     if forget_revocations {
-        previous.pending = crossfed::render::grants::Grants::default();
+        previous.to_mut().pending = crossfed::render::grants::Grants::default();
     }
     Ok(previous)
 }

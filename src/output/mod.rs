@@ -1569,16 +1569,19 @@ impl<'a> Held<'a> {
     ///
     /// # Errors
     /// As [`read_manifest`].
-    pub fn previous(&self) -> Result<Previous, OutputError> {
+    pub fn previous(&self) -> Result<Cow<'_, Previous>, OutputError> {
+        // Borrowed from the survey: an organisation's grants are tens of thousands of names.
         if let Some(previous) = &self.previous {
-            return Ok(previous.clone());
+            return Ok(Cow::Borrowed(previous));
         }
-        Ok(read_manifest(self.dir)?
-            .map(|m| Previous {
-                grants: m.grants,
-                pending: m.revocations,
-            })
-            .unwrap_or_default())
+        Ok(Cow::Owned(
+            read_manifest(self.dir)?
+                .map(|m| Previous {
+                    grants: m.grants,
+                    pending: m.revocations,
+                })
+                .unwrap_or_default(),
+        ))
     }
 
     /// [`write`], under this lock; `rerender` renders again the parts whose files' content was

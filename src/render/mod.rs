@@ -236,7 +236,18 @@ pub fn render_with<'g>(
     }
     refuse_case_collisions(&[&files, &part])?;
     numbered(&mut part, summary);
-    files.append(&mut part);
+    // The summary's pages are a few hundred among tens of thousands of files: inserted one by
+    // one, where `append` would build the whole tree again.
+    for (path, file) in part {
+        files.insert(path, file);
+    }
+    // The summary's cells are freed off this thread, beside the caller's next step (the
+    // manifest).
+    drop(jobs);
+    crate::par::drop_aside(
+        plan.spec.federations.len() >= crate::par::MANY_FEDERATIONS,
+        drawing.into_cells(),
+    );
     Ok(files)
 }
 

@@ -319,6 +319,11 @@ impl<'a> Drawing<'a> {
         })
     }
 
+    /// The cells drawn, without the spec they were drawn from: to be freed on another thread.
+    pub(super) fn into_cells(self) -> impl Send + 'static {
+        self.shares
+    }
+
     /// Every federation's cells, in the spec's order, drawing the shares still to draw side
     /// by side.
     fn all(&self) -> Vec<&Drawn> {
