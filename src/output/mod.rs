@@ -87,6 +87,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::hash::BuildHasher as _;
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -281,16 +282,16 @@ fn sorted_entries<'de, D: serde::Deserializer<'de>>(
     let mut entries: Vec<(String, String)> = deserializer.deserialize_map(Entries)?;
     // Written in order, so usually sorted already, which one pass confirms.
     if !entries.is_sorted_by(|a, b| a.0 < b.0) {
-        // Stable: of equal keys the last read stays last, and is the one kept.
+        // Stable: of equal keys the last read stays last. `dedup_by` keeps the first of a run,
+        // so each later one is swapped into its place before it goes.
         entries.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut kept: Vec<(String, String)> = Vec::with_capacity(entries.len());
-        for entry in entries {
-            match kept.last_mut() {
-                Some(last) if last.0 == entry.0 => *last = entry,
-                _ => kept.push(entry),
+        entries.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                std::mem::swap(later, kept);
             }
-        }
-        entries = kept;
+            same
+        });
     }
     Ok(entries)
 }
@@ -1328,9 +1329,58 @@ impl Recorded<'_> {
 }
 
 /// Every file the manifest lists, as [`Held::survey`] found it, in the manifest's order (by
-/// path): looked up by hashing, since a path compared in a search tree is compared with many
-/// that share its long prefix.
-type SurveyedFiles = indexmap::IndexMap<String, Surveyed, foldhash::fast::FixedState>;
+/// path), and looked up by hashing: a path compared in a search tree is compared with many that
+/// share its long prefix.
+#[derive(Debug)]
+struct SurveyedFiles {
+    files: Vec<(String, Surveyed)>,
+    /// The position in `files` of each path ([`path_index`]).
+    index: PathIndex,
+}
+
+impl SurveyedFiles {
+    fn get(&self, relative: &str) -> Option<&Surveyed> {
+        let n = self.index.find(relative, |n| self.files[n].0 == relative)?;
+        Some(&self.files[n].1)
+    }
+
+    /// Every path, in the manifest's order.
+    fn keys(&self) -> impl Iterator<Item = &String> {
+        self.files.iter().map(|(relative, _)| relative)
+    }
+}
+
+/// The positions of the paths of a list, by the hash of each path. Seeded at random: the paths
+/// come from the directory's manifest, which anyone can edit, and a fixed seed would let them
+/// pick paths that all collide. It is only looked up, never walked, so the seed changes no
+/// output.
+#[derive(Debug)]
+struct PathIndex {
+    hasher: foldhash::fast::RandomState,
+    table: hashbrown::HashTable<usize>,
+}
+
+impl PathIndex {
+    /// The index of the paths of `files` (distinct, as [`sorted_entries`] leaves them).
+    fn of(files: &[(String, String)]) -> Self {
+        let hasher = foldhash::fast::RandomState::default();
+        let mut table = hashbrown::HashTable::with_capacity(files.len());
+        for (n, (relative, _)) in files.iter().enumerate() {
+            table.insert_unique(hasher.hash_one(relative.as_str()), n, |&m| {
+                hasher.hash_one(files[m].0.as_str())
+            });
+        }
+        PathIndex { hasher, table }
+    }
+
+    /// The position of `relative` in the list the index was built from: the one of the
+    /// positions with its hash where `is` finds it.
+    fn find(&self, relative: &str, is: impl Fn(usize) -> bool) -> Option<usize> {
+        self.table
+            .find(self.hasher.hash_one(relative), |&n| is(n))
+            .copied()
+    }
+}
 
 /// A file the manifest lists, as [`Held::survey`] found it.
 #[derive(Debug)]
@@ -1358,17 +1408,13 @@ fn scan<'a>(
         .collect();
     let looked = in_parallel(dir, &others, |walker, _, &n| {
         let file = &files[n];
-        match file.settled {
-            Settled::Held => Ok(OnDisk::Same),
+        let relative = Path::new(file.relative);
+        if file.settled == Settled::Released {
             // Not held when it was settled, under this lock: what is there now only decides
             // whether to add, replace or refuse.
-            Settled::Released => released_on_disk(walker, dir, Path::new(file.relative)),
-            Settled::Kept => on_disk(
-                walker,
-                dir,
-                Path::new(file.relative),
-                file.content.as_bytes(),
-            ),
+            released_on_disk(walker, dir, relative)
+        } else {
+            on_disk(walker, dir, relative, file.content.as_bytes())
         }
     })?;
     let mut states = vec![OnDisk::Same; files.len()];
@@ -1659,7 +1705,10 @@ pub struct Survey<'a> {
     files: Vec<(String, String)>,
     /// The digests of the files of each chunk of `files`, once a thread hashed them all.
     chunks: Vec<std::sync::OnceLock<Vec<Option<String>>>>,
-    /// The next task: a chunk to hash, then reading the rest of the manifest.
+    /// The index of `files` by path, once built.
+    index: std::sync::OnceLock<PathIndex>,
+    /// The next task: a chunk to hash, then indexing the files, then reading the rest of the
+    /// manifest.
     next: AtomicUsize,
 }
 
@@ -1690,30 +1739,41 @@ impl<'a> Survey<'a> {
             chunks: std::iter::repeat_with(std::sync::OnceLock::new)
                 .take(chunks)
                 .collect(),
+            index: std::sync::OnceLock::new(),
             next: AtomicUsize::new(0),
         })
     }
 
-    /// Hashes chunks of the files until none is left, then reads the rest of the manifest,
-    /// unless `stop` is set (the spec turned out invalid). Any number of threads may call it at
-    /// once; each task is done by one.
+    /// Hashes chunks of the files until none is left, then indexes them and reads the rest of
+    /// the manifest, unless `stop` is set (the spec turned out invalid). Any number of threads
+    /// may call it at once; each task is done by one.
     pub fn work(&self, stop: &AtomicBool) {
         let mut walker = Walker::new(self.dir);
         let mut buffer = vec![0_u8; 64 * 1024];
         loop {
             let task = self.next.fetch_add(1, Ordering::Relaxed);
             let Some(slot) = self.chunks.get(task) else {
-                if task == self.chunks.len() && !stop.load(Ordering::Relaxed) {
-                    // Last, so that hashing starts at once and this overlaps its end.
-                    let text = self
-                        .manifest
-                        .lock()
-                        .map(|mut text| std::mem::take(&mut *text))
-                        .unwrap_or_default();
-                    let previous = manifest_previous(&self.dir.join(MANIFEST), &text).ok();
-                    let _ = self.previous.set(previous);
+                // Last, so that hashing starts at once and these overlap its end, side by side
+                // when two threads work. Each task is handed out once, so its slot is empty.
+                if stop.load(Ordering::Relaxed) {
+                    return;
                 }
-                return;
+                match task - self.chunks.len() {
+                    0 => {
+                        let _ = self.index.set(PathIndex::of(&self.files));
+                    }
+                    1 => {
+                        let text = self
+                            .manifest
+                            .lock()
+                            .map(|mut text| std::mem::take(&mut *text))
+                            .unwrap_or_default();
+                        let previous = manifest_previous(&self.dir.join(MANIFEST), &text).ok();
+                        let _ = self.previous.set(previous);
+                    }
+                    _ => return,
+                }
+                continue;
             };
             let start = task * Self::CHUNK;
             let end = (start + Self::CHUNK).min(self.files.len());
@@ -1735,17 +1795,19 @@ impl<'a> Survey<'a> {
     #[must_use]
     pub fn finish(self) -> Option<Held<'a>> {
         let previous = self.previous.into_inner()??;
+        let index = self.index.into_inner()?;
         let mut chunks = Vec::with_capacity(self.chunks.len());
         for chunk in self.chunks {
             chunks.push(chunk.into_inner()?);
         }
         // In the manifest's order, by path: `Recorded::keys` hands them to `not_in` sorted.
-        let surveyed = self
+        let files = self
             .files
             .into_iter()
             .zip(chunks.into_iter().flatten())
             .map(|((relative, recorded), actual)| (relative, Surveyed { recorded, actual }))
             .collect();
+        let surveyed = SurveyedFiles { files, index };
         Some(Held {
             dir: self.dir,
             _lock: Some(self.lock),

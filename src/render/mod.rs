@@ -348,7 +348,8 @@ fn jobs<'a, 'g>(
     // first, where they would otherwise wait for the last part.
     for share in 0..drawing.shares() {
         jobs.push(Box::new(move |_| {
-            drawing.draw(share);
+            // Kept in `drawing`, for the summary.
+            let _ = drawing.draw(share);
             Ok(())
         }));
     }

@@ -234,7 +234,7 @@ type HopSet<'a> = std::collections::HashSet<&'a Hop, foldhash::fast::FixedState>
 /// list it: its table cells (name, source, method, target; labels through [`md_cell`]) and its
 /// chain.
 #[derive(Debug)]
-struct Drawn {
+pub(super) struct Drawn {
     cells: [String; 4],
     hops: Vec<Hop>,
 }
@@ -275,8 +275,9 @@ pub struct Drawing<'a> {
 }
 
 impl<'a> Drawing<'a> {
-    /// Federations per share: a few milliseconds of drawing.
-    const SHARE: usize = 500;
+    /// Federations per share: a millisecond or two of drawing, so that the thread that draws
+    /// the last share does not keep the other threads waiting for long.
+    const SHARE: usize = 100;
 
     /// Nothing drawn yet.
     #[must_use]
@@ -301,12 +302,8 @@ impl<'a> Drawing<'a> {
         self.shares.len()
     }
 
-    /// Draws share `share` (of [`Drawing::shares`]) unless it is drawn already.
-    pub fn draw(&self, share: usize) {
-        self.drawn(share);
-    }
-
-    fn drawn(&self, share: usize) -> &[Drawn] {
+    /// The cells of share `share` (of [`Drawing::shares`]), drawn unless they are already.
+    pub(super) fn draw(&self, share: usize) -> &[Drawn] {
         self.shares.get(share).map_or(&[], |slot| {
             slot.get_or_init(|| {
                 let start = share * self.size;
@@ -328,8 +325,10 @@ impl<'a> Drawing<'a> {
     /// by side.
     fn all(&self) -> Vec<&Drawn> {
         let shares: Vec<usize> = (0..self.shares()).collect();
-        crate::par::map(&shares, 1, |&share| self.draw(share));
-        shares.iter().flat_map(|&share| self.drawn(share)).collect()
+        crate::par::map(&shares, 1, |&share| self.draw(share))
+            .into_iter()
+            .flatten()
+            .collect()
     }
 }
 
@@ -926,8 +925,8 @@ mod tests {
         assert!(spec.federations.len() >= 3, "a spec of several shares");
         let drawing = Drawing::in_shares_of(spec, 2);
         // A later share drawn first, as a render job would; the rest drawn by `all`.
-        drawing.draw(1);
-        drawing.draw(99);
+        assert_eq!(drawing.draw(1).len(), (spec.federations.len() - 2).min(2));
+        assert!(drawing.draw(99).is_empty(), "no such share");
         let all = drawing.all();
         assert_eq!(all.len(), spec.federations.len());
         for (drawn, f) in all.iter().zip(&spec.federations) {
