@@ -661,20 +661,24 @@ fn hops_of<'a>(federations: &[&'a Drawn]) -> HopSet<'a> {
     federations.iter().flat_map(|f| &f.hops).collect()
 }
 
-/// The summary: `README.md`, and with [`PAGED_FROM`] federations or more a page per account,
-/// project and cluster. Each page is handed to `each_page` (as a one-file part, see
-/// [`super::render_with`]) on the thread that drew it: an organisation's pages are megabytes.
-///
-/// # Errors
-/// On a template bug.
-pub fn render(
+/// The front page of the summary, but its table of federations when it has one.
+struct Front<'d> {
+    /// Its head; with pages, also the list of pages and the tail.
+    index: String,
+    /// Its tail, still to add after the table (empty with pages).
+    tail: String,
+    /// Each page and the federations it lists (none below [`PAGED_FROM`] federations).
+    pages: Vec<(Page, Vec<&'d Drawn>)>,
+}
+
+/// The [`Front`] page of [`render`].
+fn front_page<'d>(
     plan: &Plan,
     header: &Header,
     revocations: &Grants,
     files: &FilePlan,
-    drawing: &Drawing<'_>,
-    each_page: &(dyn Fn(&mut FilePlan) + Sync),
-) -> Result<FilePlan, RenderError> {
+    drawing: &'d Drawing<'_>,
+) -> Result<Front<'d>, RenderError> {
     let spec = &plan.spec;
     let accepted = spec
         .federations
@@ -695,8 +699,6 @@ pub fn render(
             shards: shard_rows(spec),
         },
     )?;
-    let by_federation = files_by_federation(files);
-    let mut out = FilePlan::new();
     let mut index = templates::render(
         TEMPLATE_SUMMARY_HEAD,
         &SummaryHead {
@@ -704,14 +706,11 @@ pub fn render(
         },
     )?;
     if spec.federations.len() < PAGED_FROM {
-        let all = drawing.all();
-        index.push_str(TABLE_HEAD);
-        table_rows(&all, &by_federation, "", &|_| true, &mut index, tail.len());
-        chart_section(&hops_of(&all), &mut index);
-        index.push_str(&tail);
-        out.insert(PATH.to_owned(), PlannedFile::data(index, &BTreeSet::new()));
-        each_page(&mut out);
-        return Ok(out);
+        return Ok(Front {
+            index,
+            tail,
+            pages: Vec::new(),
+        });
     }
     // Each federation is listed on one or two pages: its cells are drawn once.
     let drawn = drawing.all();
@@ -736,10 +735,54 @@ pub fn render(
         );
     }
     index.push_str(&tail);
+    Ok(Front {
+        index,
+        tail: String::new(),
+        pages: pages.into_iter().collect(),
+    })
+}
+
+/// The summary: `README.md`, and with [`PAGED_FROM`] federations or more a page per account,
+/// project and cluster. Each page is handed to `each_page` (as a one-file part, see
+/// [`super::render_with`]) on the thread that drew it: an organisation's pages are megabytes.
+///
+/// # Errors
+/// On a template bug.
+pub fn render(
+    plan: &Plan,
+    header: &Header,
+    revocations: &Grants,
+    files: &FilePlan,
+    drawing: &Drawing<'_>,
+    each_page: &(dyn Fn(&mut FilePlan) + Sync),
+) -> Result<FilePlan, RenderError> {
+    let spec = &plan.spec;
+    // The files of each federation are gathered from the whole tree (tens of thousands of
+    // files, for an organisation) beside the rest of the front page.
+    let (by_federation, front) = crate::par::join(
+        spec.federations.len() >= crate::par::MANY_FEDERATIONS,
+        || files_by_federation(files),
+        || front_page(plan, header, revocations, files, drawing),
+    );
+    let Front {
+        mut index,
+        tail,
+        pages,
+    } = front?;
+    let mut out = FilePlan::new();
+    if spec.federations.len() < PAGED_FROM {
+        let all = drawing.all();
+        index.push_str(TABLE_HEAD);
+        table_rows(&all, &by_federation, "", &|_| true, &mut index, tail.len());
+        chart_section(&hops_of(&all), &mut index);
+        index.push_str(&tail);
+        out.insert(PATH.to_owned(), PlannedFile::data(index, &BTreeSet::new()));
+        each_page(&mut out);
+        return Ok(out);
+    }
     out.insert(PATH.to_owned(), PlannedFile::data(index, &BTreeSet::new()));
     each_page(&mut out);
     // Pages are independent, and an organisation has hundreds: drawn side by side.
-    let pages: Vec<(Page, Vec<&Drawn>)> = pages.into_iter().collect();
     let drawn = crate::par::map(&pages, 8, |(page, federations)| {
         let mut text = format!(
             "<!-- {} -->\n# {}\n\n[All federations](../../README.md)\n",
