@@ -1230,24 +1230,63 @@ fn released_on_disk(
     }
 }
 
+/// A file [`hash_file`] opened: hashed, or still to read.
+enum Hashing {
+    /// Its sha256.
+    Done(String),
+    /// Not in the page cache yet: opened, and asked for (`posix_fadvise`), to read when the
+    /// files after it are hashed. Its length.
+    Later(std::fs::File, u64),
+}
+
 /// The sha256 of the regular file at `relative` (read through `buffer`, never through a link);
-/// an error for anything else.
+/// an error for anything else. While `nowait` holds, a file whose content is not in the page
+/// cache is not waited for: [`Hashing::Later`] (`nowait` is cleared where the system cannot
+/// tell).
 fn hash_file(
     walker: &mut Walker<'_>,
     relative: &Path,
     buffer: &mut [u8],
-) -> std::io::Result<String> {
-    let Some((mut file, len)) = walker.open_regular(relative)? else {
+    nowait: &mut bool,
+) -> std::io::Result<Hashing> {
+    let Some((file, len)) = walker.open_regular(relative)? else {
         return Err(std::io::ErrorKind::InvalidData.into());
     };
     if len > MAX_STATE_READ {
         return Err(std::io::ErrorKind::InvalidData.into());
     }
-    // Reads the length `fstat` gave and stops: one `read` for most files, instead of a second
-    // one to meet the end. The directory is locked against renders; a file that another program
-    // grows meanwhile is hashed as it was when opened.
     let mut hasher = sha2::Sha256::new();
     let mut left = usize::try_from(len).unwrap_or(usize::MAX);
+    if *nowait && left > 0 {
+        let want = left.min(buffer.len());
+        match read_cached(&file, &mut buffer[..want]) {
+            Cached::Read(0) => left = 0,
+            Cached::Read(n) => {
+                hasher.update(&buffer[..n]);
+                left -= n;
+            }
+            Cached::NotYet => {
+                ask_for(&file);
+                return Ok(Hashing::Later(file, len));
+            }
+            Cached::Unknown => *nowait = false,
+            Cached::Failed(e) => return Err(e),
+        }
+    }
+    hash_rest(file, hasher, left, buffer).map(Hashing::Done)
+}
+
+/// The sha256 of the `left` bytes still to read from `file`, after what `hasher` took.
+///
+/// Reads the length `fstat` gave and stops: one `read` for most files, instead of a second one
+/// to meet the end. The directory is locked against renders; a file that another program grows
+/// meanwhile is hashed as it was when opened.
+fn hash_rest(
+    mut file: std::fs::File,
+    mut hasher: sha2::Sha256,
+    mut left: usize,
+    buffer: &mut [u8],
+) -> std::io::Result<String> {
     while left > 0 {
         let want = left.min(buffer.len());
         match file.read(&mut buffer[..want]) {
@@ -1262,6 +1301,51 @@ fn hash_file(
     }
     Ok(hex(&hasher.finalize()))
 }
+
+/// What a read that does not wait for the disk found.
+enum Cached {
+    /// This many bytes (from the file's offset, which moved past them).
+    Read(usize),
+    /// The first bytes are not in the page cache.
+    NotYet,
+    /// The system cannot read without waiting (an older kernel, another file system).
+    Unknown,
+    /// Reading failed.
+    Failed(std::io::Error),
+}
+
+/// Reads into `buffer` what the page cache holds of `file` from its offset (`RWF_NOWAIT`).
+#[cfg(target_os = "linux")]
+fn read_cached(file: &std::fs::File, buffer: &mut [u8]) -> Cached {
+    use rustix::io::{Errno, ReadWriteFlags};
+    // `u64::MAX`: from the file's offset, which moves, so that a later `read` goes on from there.
+    match rustix::io::preadv2(
+        file,
+        &mut [std::io::IoSliceMut::new(buffer)],
+        u64::MAX,
+        ReadWriteFlags::NOWAIT,
+    ) {
+        Ok(n) => Cached::Read(n),
+        Err(Errno::AGAIN | Errno::INTR) => Cached::NotYet,
+        Err(Errno::OPNOTSUPP | Errno::INVAL | Errno::NOSYS) => Cached::Unknown,
+        Err(e) => Cached::Failed(e.into()),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn read_cached(_: &std::fs::File, _: &mut [u8]) -> Cached {
+    Cached::Unknown
+}
+
+/// Asks the system to read all of `file` into the page cache, without waiting for it.
+#[cfg(target_os = "linux")]
+fn ask_for(file: &std::fs::File) {
+    // Only advice: a file it does not take is read all the same.
+    let _ = rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::WillNeed);
+}
+
+#[cfg(not(target_os = "linux"))]
+fn ask_for(_: &std::fs::File) {}
 
 /// Whether the file at `path`, already seen by `lstat` to be a regular file of `content`'s
 /// length, holds exactly `content`. Compares as it reads, through a small buffer (no allocation
@@ -1750,6 +1834,7 @@ impl<'a> Survey<'a> {
     pub fn work(&self, stop: &AtomicBool) {
         let mut walker = Walker::new(self.dir);
         let mut buffer = vec![0_u8; 64 * 1024];
+        let mut nowait = true;
         loop {
             let task = self.next.fetch_add(1, Ordering::Relaxed);
             let Some(slot) = self.chunks.get(task) else {
@@ -1778,12 +1863,28 @@ impl<'a> Survey<'a> {
             let start = task * Self::CHUNK;
             let end = (start + Self::CHUNK).min(self.files.len());
             let mut digests = Vec::with_capacity(end - start);
+            // The files whose content the page cache did not hold yet, asked for: read once
+            // the others are hashed, instead of waiting for each in turn.
+            let mut later = Vec::new();
             for (relative, _) in &self.files[start..end] {
                 if stop.load(Ordering::Relaxed) {
                     return;
                 }
                 // Anything but a readable regular file is left to `settle`'s own comparison.
-                digests.push(hash_file(&mut walker, Path::new(relative), &mut buffer).ok());
+                let digest =
+                    match hash_file(&mut walker, Path::new(relative), &mut buffer, &mut nowait) {
+                        Ok(Hashing::Done(digest)) => Some(digest),
+                        Ok(Hashing::Later(file, len)) => {
+                            later.push((digests.len(), file, len));
+                            None
+                        }
+                        Err(_) => None,
+                    };
+                digests.push(digest);
+            }
+            for (n, file, len) in later {
+                let left = usize::try_from(len).unwrap_or(usize::MAX);
+                digests[n] = hash_rest(file, sha2::Sha256::new(), left, &mut buffer).ok();
             }
             // Each task is handed out once, so the slot is empty.
             let _ = slot.set(digests);
@@ -2297,6 +2398,38 @@ mod tests {
             sha256(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    /// A file whose content left the page cache is not waited for: it is asked for and hashed
+    /// after the others, to the same digest.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_file_not_in_the_page_cache_is_hashed_later_to_the_same_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let content = "x".repeat(40_000);
+        let path = dir.path().join("cold.txt");
+        std::fs::write(&path, &content).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        file.sync_all().unwrap();
+        // Clean pages, once synced: dropped from the cache.
+        rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+        let mut walker = Walker::new(dir.path());
+        let mut buffer = vec![0_u8; 16 * 1024];
+        let mut nowait = true;
+        let hashing = hash_file(&mut walker, Path::new("cold.txt"), &mut buffer, &mut nowait);
+        let Ok(Hashing::Later(file, len)) = hashing else {
+            panic!("the file was read at once: is the temporary directory on tmpfs?");
+        };
+        assert!(nowait, "the kernel reads without waiting");
+        let left = usize::try_from(len).unwrap();
+        let digest = hash_rest(file, sha2::Sha256::new(), left, &mut buffer).unwrap();
+        assert_eq!(digest, sha256(content.as_bytes()));
+        // Now cached, and more than the buffer: read at once, in pieces.
+        let hashing = hash_file(&mut walker, Path::new("cold.txt"), &mut buffer, &mut nowait);
+        let Ok(Hashing::Done(again)) = hashing else {
+            panic!("the file was read into the page cache");
+        };
+        assert_eq!(again, digest);
     }
 
     fn plan(files: &[(&str, &str)]) -> FilePlan {
