@@ -1781,7 +1781,7 @@ pub struct Survey<'a> {
     dir: &'a Path,
     lock: Lock,
     writing: bool,
-    /// The manifest's text, until the last task reads what it recorded for the next render.
+    /// The manifest's text, until a task reads what it recorded for the next render.
     manifest: std::sync::Mutex<Vec<u8>>,
     /// What the manifest recorded for the next render, once read (`None`: it is corrupt).
     previous: std::sync::OnceLock<Option<Previous>>,
@@ -1791,8 +1791,8 @@ pub struct Survey<'a> {
     chunks: Vec<std::sync::OnceLock<Vec<Option<String>>>>,
     /// The index of `files` by path, once built.
     index: std::sync::OnceLock<PathIndex>,
-    /// The next task: a chunk to hash, then indexing the files, then reading the rest of the
-    /// manifest.
+    /// The next task: a chunk to hash, indexing the files, or reading the rest of the manifest
+    /// (in the order of [`Survey::work`]).
     next: AtomicUsize,
 }
 
@@ -1828,39 +1828,46 @@ impl<'a> Survey<'a> {
         })
     }
 
-    /// Hashes chunks of the files until none is left, then indexes them and reads the rest of
-    /// the manifest, unless `stop` is set (the spec turned out invalid). Any number of threads
+    /// Hashes chunks of the files, indexes them and reads the rest of the manifest until no
+    /// task is left, unless `stop` is set (the spec turned out invalid). Any number of threads
     /// may call it at once; each task is done by one.
     pub fn work(&self, stop: &AtomicBool) {
         let mut walker = Walker::new(self.dir);
         let mut buffer = vec![0_u8; 64 * 1024];
         let mut nowait = true;
+        // The first chunk, then indexing the files and reading the rest of the manifest, then
+        // the other chunks: the two come early, so that the thread that opened the survey does
+        // them while the spec is validated. Left for the end, each would keep one thread busy
+        // while the others wait for it. (Task 0 is a chunk that may not exist.)
+        let tasks = self.chunks.len().max(1) + 2;
         loop {
             let task = self.next.fetch_add(1, Ordering::Relaxed);
-            let Some(slot) = self.chunks.get(task) else {
-                // Last, so that hashing starts at once and these overlap its end, side by side
-                // when two threads work. Each task is handed out once, so its slot is empty.
-                if stop.load(Ordering::Relaxed) {
-                    return;
+            if task >= tasks || stop.load(Ordering::Relaxed) {
+                return;
+            }
+            // Each task is handed out once, so its slot is empty.
+            let chunk = match task {
+                1 => {
+                    let _ = self.index.set(PathIndex::of(&self.files));
+                    continue;
                 }
-                match task - self.chunks.len() {
-                    0 => {
-                        let _ = self.index.set(PathIndex::of(&self.files));
-                    }
-                    1 => {
-                        let text = self
-                            .manifest
-                            .lock()
-                            .map(|mut text| std::mem::take(&mut *text))
-                            .unwrap_or_default();
-                        let previous = manifest_previous(&self.dir.join(MANIFEST), &text).ok();
-                        let _ = self.previous.set(previous);
-                    }
-                    _ => return,
+                2 => {
+                    let text = self
+                        .manifest
+                        .lock()
+                        .map(|mut text| std::mem::take(&mut *text))
+                        .unwrap_or_default();
+                    let previous = manifest_previous(&self.dir.join(MANIFEST), &text).ok();
+                    let _ = self.previous.set(previous);
+                    continue;
                 }
+                0 => 0,
+                n => n - 2,
+            };
+            let Some(slot) = self.chunks.get(chunk) else {
                 continue;
             };
-            let start = task * Self::CHUNK;
+            let start = chunk * Self::CHUNK;
             let end = (start + Self::CHUNK).min(self.files.len());
             let mut digests = Vec::with_capacity(end - start);
             // The files whose content the page cache did not hold yet, asked for: read once
@@ -1886,7 +1893,6 @@ impl<'a> Survey<'a> {
                 let left = usize::try_from(len).unwrap_or(usize::MAX);
                 digests[n] = hash_rest(file, sha2::Sha256::new(), left, &mut buffer).ok();
             }
-            // Each task is handed out once, so the slot is empty.
             let _ = slot.set(digests);
         }
     }
