@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::hash::BuildHasher as _;
 
 use serde::Serialize;
 
@@ -180,11 +181,10 @@ fn files_by_federation(files: &FilePlan) -> FilesOf<'_> {
     out
 }
 
-/// Quotes a Mermaid label. Inside the quotes, Mermaid reads `#…;` as an entity and renders `<…>`
-/// as HTML, so `#`, `"`, `<` and `>` (an IAM path may hold any of them) are written as entity
-/// codes.
-fn mermaid_label(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
+/// Writes a Mermaid label, quoted, at the end of `out`. Inside the quotes, Mermaid reads `#…;` as
+/// an entity and renders `<…>` as HTML, so `#`, `"`, `<` and `>` (an IAM path may hold any of
+/// them) are written as entity codes.
+fn push_mermaid_label(out: &mut String, text: &str) {
     out.push('"');
     for c in text.chars() {
         match c {
@@ -196,39 +196,35 @@ fn mermaid_label(text: &str) -> String {
         }
     }
     out.push('"');
-    out
 }
 
-/// A Mermaid `flowchart` of `hops` (each one edge), in the order of the hops.
-fn mermaid_of(hops: &HopSet<'_>) -> String {
-    let hops: BTreeSet<&Hop> = hops.iter().copied().collect();
-    let nodes: BTreeSet<&str> = hops
+/// A Mermaid `flowchart` of `hops` (distinct, each one edge), its nodes and edges in order.
+fn mermaid_of(hops: &[&Hop]) -> String {
+    let mut hops = hops.to_vec();
+    hops.sort_unstable();
+    let mut nodes: Vec<&str> = hops
         .iter()
         .flat_map(|h| [h.from.as_str(), h.to.as_str()])
         .collect();
-    let ids: BTreeMap<&str, String> = nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (*n, format!("n{i}")))
-        .collect();
+    nodes.sort_unstable();
+    nodes.dedup();
+    // Each node is named by its place among the labels, in order.
+    let id = |label: &str| match nodes.binary_search(&label) {
+        Ok(n) | Err(n) => n,
+    };
     let mut out = String::from("flowchart LR\n");
-    for (label, id) in &ids {
-        let _ = writeln!(out, "  {id}[{}]", mermaid_label(label));
+    for (n, label) in nodes.iter().enumerate() {
+        let _ = write!(out, "  n{n}[");
+        push_mermaid_label(&mut out, label);
+        out.push_str("]\n");
     }
     for hop in &hops {
-        let _ = writeln!(
-            out,
-            "  {} -->|{}| {}",
-            ids[hop.from.as_str()],
-            mermaid_label(&hop.how),
-            ids[hop.to.as_str()]
-        );
+        let _ = write!(out, "  n{} -->|", id(&hop.from));
+        push_mermaid_label(&mut out, &hop.how);
+        let _ = writeln!(out, "| n{}", id(&hop.to));
     }
     out
 }
-
-/// The distinct hops of a page's chains.
-type HopSet<'a> = std::collections::HashSet<&'a Hop, foldhash::fast::FixedState>;
 
 /// A federation as the summary's tables and charts show it, computed once however many pages
 /// list it: its table cells (name, source, method, target; labels through [`md_cell`]) and its
@@ -237,6 +233,8 @@ type HopSet<'a> = std::collections::HashSet<&'a Hop, foldhash::fast::FixedState>
 pub(super) struct Drawn {
     cells: [String; 4],
     hops: Vec<Hop>,
+    /// The hash of each hop, for finding the distinct hops of a page ([`hops_of`]).
+    keys: Vec<u64>,
 }
 
 impl Drawn {
@@ -250,6 +248,7 @@ impl Drawn {
         let target = hops
             .last()
             .map_or_else(|| md_cell(&target_label(&f.target)), |hop| md_cell(&hop.to));
+        let keys = hops.iter().map(hop_key).collect();
         Drawn {
             cells: [
                 f.name.clone(),
@@ -258,6 +257,7 @@ impl Drawn {
                 target,
             ],
             hops,
+            keys,
         }
     }
 }
@@ -632,7 +632,7 @@ impl Page {
 /// The trust-chain section of a page: the chart of `hops`, or why it is left out. Hops are
 /// counted first, so that a chart over Mermaid's edge limit (an organisation's account or
 /// cluster page) is never drawn only to be left out.
-fn chart_section(hops: &HopSet<'_>, out: &mut String) {
+fn chart_section(hops: &[&Hop], out: &mut String) {
     out.push_str("\n## Trust chain\n\n");
     let edges = hops.len();
     if edges > MERMAID_MAX_EDGES {
@@ -656,9 +656,28 @@ fn chart_section(hops: &HopSet<'_>, out: &mut String) {
     }
 }
 
-/// The distinct hops of the chains of `federations`.
-fn hops_of<'a>(federations: &[&'a Drawn]) -> HopSet<'a> {
-    federations.iter().flat_map(|f| &f.hops).collect()
+/// The distinct hops of the chains of `federations`, in no particular order. Each hop is hashed
+/// once, when its federation is drawn: a federation is listed on one or two pages, and its hops
+/// are long labels.
+fn hops_of<'a>(federations: &[&'a Drawn]) -> Vec<&'a Hop> {
+    let mut seen: hashbrown::HashTable<&Hop> = hashbrown::HashTable::new();
+    let mut distinct = Vec::new();
+    for f in federations {
+        for (hop, &key) in f.hops.iter().zip(&f.keys) {
+            if let hashbrown::hash_table::Entry::Vacant(entry) =
+                seen.entry(key, |known| *known == hop, |known| hop_key(known))
+            {
+                entry.insert(hop);
+                distinct.push(hop);
+            }
+        }
+    }
+    distinct
+}
+
+/// The hash of `hop` that [`hops_of`] finds it by.
+fn hop_key(hop: &Hop) -> u64 {
+    foldhash::fast::FixedState::default().hash_one(hop)
 }
 
 /// The front page of the summary, but its table of federations when it has one.
@@ -958,7 +977,15 @@ pub fn explain(plan: &Plan, name: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Drawing, Drawn, Hop, HopSet, chart_section, md_cell, mermaid_label};
+    use std::collections::BTreeSet;
+
+    use super::{Drawing, Drawn, Hop, chart_section, hops_of, md_cell, push_mermaid_label};
+
+    fn mermaid_label(text: &str) -> String {
+        let mut out = String::new();
+        push_mermaid_label(&mut out, text);
+        out
+    }
 
     #[test]
     fn cells_drawn_in_shares_in_any_order_are_each_federations_in_the_specs_order() {
@@ -979,6 +1006,25 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_pages_hops_are_each_distinct_hop_of_its_federations_once() {
+        let source = include_str!("../../fixtures/valid/both-directions.yaml");
+        let plan = crate::validate::validate("spec.yaml", source).unwrap();
+        let spec = &plan.spec;
+        let drawn: Vec<Drawn> = spec
+            .federations
+            .iter()
+            .map(|f| Drawn::of(spec, f))
+            .collect();
+        // Every federation twice: each of its hops is still listed once.
+        let listed: Vec<&Drawn> = drawn.iter().chain(&drawn).collect();
+        let hops = hops_of(&listed);
+        let distinct: BTreeSet<&Hop> = drawn.iter().flat_map(|d| &d.hops).collect();
+        assert!(distinct.len() > 1, "a spec of several hops");
+        assert_eq!(hops.len(), distinct.len());
+        assert_eq!(hops.into_iter().collect::<BTreeSet<_>>(), distinct);
+    }
+
     /// `chains` chains of `hops` hops each, every hop with a label of `label_len` characters.
     fn hops(chains: usize, hops: usize, label_len: usize) -> Vec<Hop> {
         (0..chains)
@@ -993,9 +1039,9 @@ mod tests {
     }
 
     fn section(hops: &[Hop]) -> String {
-        let set: HopSet<'_> = hops.iter().collect();
+        let hops: Vec<&Hop> = hops.iter().collect();
         let mut out = String::new();
-        chart_section(&set, &mut out);
+        chart_section(&hops, &mut out);
         out
     }
 
