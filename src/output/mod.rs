@@ -1418,7 +1418,7 @@ impl Recorded<'_> {
 #[derive(Debug)]
 struct SurveyedFiles {
     files: Vec<(String, Surveyed)>,
-    /// The position in `files` of each path ([`path_index`]).
+    /// The position in `files` of each path.
     index: PathIndex,
 }
 
@@ -1871,7 +1871,8 @@ impl<'a> Survey<'a> {
             let end = (start + Self::CHUNK).min(self.files.len());
             let mut digests = Vec::with_capacity(end - start);
             // The files whose content the page cache did not hold yet, asked for: read once
-            // the others are hashed, instead of waiting for each in turn.
+            // the others are hashed, instead of waiting for each in turn (at most a chunk's
+            // files are held open).
             let mut later = Vec::new();
             for (relative, _) in &self.files[start..end] {
                 if stop.load(Ordering::Relaxed) {
