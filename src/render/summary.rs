@@ -660,19 +660,19 @@ fn chart_section(hops: &[&Hop], out: &mut String) {
 /// once, when its federation is drawn: a federation is listed on one or two pages, and its hops
 /// are long labels.
 fn hops_of<'a>(federations: &[&'a Drawn]) -> Vec<&'a Hop> {
-    let mut seen: hashbrown::HashTable<&Hop> = hashbrown::HashTable::new();
-    let mut distinct = Vec::new();
+    // Sized for every hop, so that no hop is hashed again as the table grows.
+    let mut distinct: hashbrown::HashTable<&Hop> =
+        hashbrown::HashTable::with_capacity(federations.iter().map(|f| f.hops.len()).sum());
     for f in federations {
         for (hop, &key) in f.hops.iter().zip(&f.keys) {
             if let hashbrown::hash_table::Entry::Vacant(entry) =
-                seen.entry(key, |known| *known == hop, |known| hop_key(known))
+                distinct.entry(key, |known| *known == hop, |known| hop_key(known))
             {
                 entry.insert(hop);
-                distinct.push(hop);
             }
         }
     }
-    distinct
+    distinct.into_iter().collect()
 }
 
 /// The hash of `hop` that [`hops_of`] finds it by.
